@@ -1,0 +1,508 @@
+"""Tensor, the computation graph, and reverse-mode differentiation.
+
+A Tensor wraps a numpy array. Every op applied to tensors that require grad records a node: the
+`Function` that made it, with its inputs (`parents`, in order) and the arrays it saved for the
+backward pass. `backward()` walks the graph from the output in reverse topological order and applies
+the chain rule at each node, accumulating gradients into leaves with `+=`, as PyTorch does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "ShapeError"]
+
+
+class ShapeError(ValueError):
+    """An op was given shapes it cannot combine; the message names the op and the shapes."""
+
+
+class _GradMode:
+    enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside `no_grad()`."""
+    return _GradMode.enabled
+
+
+@contextlib.contextmanager
+def _grad_mode(enabled: bool) -> Iterator[None]:
+    previous, _GradMode.enabled = _GradMode.enabled, enabled
+    try:
+        yield
+    finally:
+        _GradMode.enabled = previous
+
+
+def no_grad() -> contextlib.AbstractContextManager:
+    """Context (or decorator) in which ops record no graph: for evaluation and sampling."""
+    return _grad_mode(False)
+
+
+def enable_grad() -> contextlib.AbstractContextManager:
+    """Context (or decorator) that turns graph recording back on inside `no_grad()`."""
+    return _grad_mode(True)
+
+
+class Function:
+    """One node of the graph. Subclasses define `forward(ctx, *arrays)` and `backward(ctx, grad)`.
+
+    An instance is the node's context: `parents` (the input Tensors, in order), `saved` (arrays kept
+    for backward) and `needs_input_grad` (one bool per input, so backward can skip work).
+    """
+
+    __slots__ = ("parents", "saved", "needs_input_grad")
+
+    def save_for_backward(self, *arrays: Any) -> None:
+        self.saved = arrays
+
+    @staticmethod
+    def forward(ctx: Function, *args: Any, **kwargs: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs: Tensor, **kwargs: Any) -> Tensor:
+        """Run forward on the inputs' arrays; record a node when any input requires grad."""
+        ctx = cls()
+        try:
+            data = cls.forward(ctx, *[t.data for t in inputs], **kwargs)
+        except ShapeError:
+            raise
+        except (ValueError, IndexError, TypeError) as error:
+            shapes = ", ".join(str(t.shape) for t in inputs)
+            raise ShapeError(f"{cls.op_name()}: {shapes}: {error}") from None
+        out = Tensor.__new__(Tensor)
+        out.data, out.grad, out._retain = data, None, False
+        if _GradMode.enabled and any(t.requires_grad for t in inputs):
+            ctx.parents = inputs
+            ctx.needs_input_grad = tuple(t.requires_grad for t in inputs)
+            out.requires_grad, out._ctx = True, ctx
+        else:
+            out.requires_grad, out._ctx = False, None
+        return out
+
+    @classmethod
+    def op_name(cls) -> str:
+        return cls.__name__.lower()
+
+
+def _as_array(data: Any, dtype: Any) -> np.ndarray:
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, (np.ndarray, np.generic)):
+        return np.asarray(data, dtype=dtype)
+    return np.asarray(data, dtype=np.float32 if dtype is None else dtype)
+
+
+class Tensor:
+    """An n-dimensional array that remembers how it was computed, so it can be differentiated."""
+
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_retain", "__weakref__")
+    __array_priority__ = 1000  # so `ndarray + Tensor` defers to Tensor.__radd__
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+        self.data: np.ndarray = _as_array(data, dtype)
+        self.grad: np.ndarray | None = None
+        self._ctx: Function | None = None
+        self._retain = False
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # ---- basic properties -------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._ctx is None
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def numel(self) -> int:
+        return self.data.size
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def item(self) -> float:
+        if self.data.size != 1:
+            raise ShapeError(f"item: only a one-element tensor has an item, got shape {self.shape}")
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def __repr__(self) -> str:
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        return f"Tensor({np.array2string(self.data, precision=4)}, dtype={self.dtype}{grad})"
+
+    # ---- graph control ----------------------------------------------------------------------
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Mark a leaf as a parameter (or not). Only floating-point tensors can require grad."""
+        if requires_grad and not np.issubdtype(self.dtype, np.floating):
+            raise TypeError(f"requires_grad: only floating-point tensors can require grad, "
+                            f"got dtype {self.dtype}")
+        if not requires_grad and self._ctx is not None:
+            raise RuntimeError("requires_grad_: cannot turn off grad of a non-leaf; use detach()")
+        self.requires_grad = requires_grad
+        return self
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph (truncated BPTT detaches the hidden state)."""
+        return Tensor(self.data)
+
+    def retain_grad(self) -> Tensor:
+        """Keep `.grad` on this intermediate tensor after backward (e.g. dL/dh at each time step)."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: this tensor does not require grad")
+        self._retain = True
+        return self
+
+    def astype(self, dtype: Any) -> Tensor:
+        return F.Cast.apply(self, dtype=np.dtype(dtype))
+
+    def float(self) -> Tensor:
+        return self.astype(np.float32)
+
+    def double(self) -> Tensor:
+        return self.astype(np.float64)
+
+    # ---- backward ---------------------------------------------------------------------------
+    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
+        """Backpropagate from this tensor: `loss.backward()`, or `t.backward(grad)` if not scalar."""
+        if not self.requires_grad:
+            raise RuntimeError("backward: this tensor does not require grad (no parameter led to it, "
+                               "or it was computed under no_grad())")
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(f"backward: output of shape {self.shape} is not a scalar; pass "
+                                   f"the gradient of the loss with respect to it: t.backward(grad)")
+            grad = np.ones_like(self.data)
+        else:
+            grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+            if grad.shape != self.shape:
+                raise ShapeError(f"backward: gradient of shape {grad.shape} for a tensor of "
+                                 f"shape {self.shape}")
+        grads: dict[int, np.ndarray] = {id(self): grad}
+        owned: set[int] = set()  # ids of gradient arrays made here, safe to add into in place
+        for node in reversed(_topological_order(self)):
+            g = grads.pop(id(node))
+            ctx = node._ctx
+            if ctx is None or node._retain:
+                _accumulate(node, g)
+            if ctx is None:
+                continue
+            if not hasattr(ctx, "saved"):
+                raise RuntimeError(f"backward: the graph through {type(ctx).op_name()} was freed "
+                                   f"by an earlier backward; pass retain_graph=True the first time")
+            parent_grads = ctx.backward(ctx, g)
+            if not retain_graph:
+                del ctx.saved
+            for parent, pg in zip(ctx.parents, parent_grads):
+                if pg is None or not parent.requires_grad:
+                    continue
+                key = id(parent)
+                if key not in grads:
+                    grads[key] = pg
+                elif key in owned:
+                    grads[key] += pg
+                else:
+                    grads[key] = grads[key] + pg
+                    owned.add(key)
+
+    # ---- operators (each a primitive Function, or a few of them) ----------------------------
+    def _lift(self, other: Any) -> Tensor:
+        """A Python number or array on the other side of an operator, in this tensor's dtype."""
+        if isinstance(other, Tensor):
+            return other
+        if isinstance(other, np.ndarray):
+            return Tensor(other)
+        return Tensor(np.asarray(other, dtype=self.dtype))
+
+    def __add__(self, other: Any) -> Tensor:
+        return F.Add.apply(self, self._lift(other))
+
+    def __radd__(self, other: Any) -> Tensor:
+        return F.Add.apply(self._lift(other), self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return F.Sub.apply(self, self._lift(other))
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return F.Sub.apply(self._lift(other), self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return F.Mul.apply(self, self._lift(other))
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return F.Mul.apply(self._lift(other), self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return F.Div.apply(self, self._lift(other))
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return F.Div.apply(self._lift(other), self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return F.Pow.apply(self, self._lift(other))
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return F.Pow.apply(self._lift(other), self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return F.MatMul.apply(self, self._lift(other))
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return F.MatMul.apply(self._lift(other), self)
+
+    def __neg__(self) -> Tensor:
+        return F.Neg.apply(self)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return F.GetItem.apply(self, index=_plain_index(index))
+
+    # comparisons give plain boolean tensors with no gradient
+    def _compare(self, other: Any, op: Any) -> Tensor:
+        other = other.data if isinstance(other, Tensor) else other
+        try:
+            return Tensor(op(self.data, other))
+        except ValueError as error:
+            raise ShapeError(f"{op.__name__}: {self.shape} and {np.shape(other)}: {error}") from None
+
+    def __lt__(self, other: Any) -> Tensor:
+        return self._compare(other, np.less)
+
+    def __le__(self, other: Any) -> Tensor:
+        return self._compare(other, np.less_equal)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return self._compare(other, np.greater)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return self._compare(other, np.greater_equal)
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(other, np.equal)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(other, np.not_equal)
+
+    __hash__ = object.__hash__
+
+    # ---- elementwise math -------------------------------------------------------------------
+    def exp(self) -> Tensor:
+        return F.Exp.apply(self)
+
+    def log(self) -> Tensor:
+        return F.Log.apply(self)
+
+    def sqrt(self) -> Tensor:
+        return F.Sqrt.apply(self)
+
+    def abs(self) -> Tensor:
+        return F.Abs.apply(self)
+
+    def tanh(self) -> Tensor:
+        return F.Tanh.apply(self)
+
+    def sigmoid(self) -> Tensor:
+        return F.Sigmoid.apply(self)
+
+    def relu(self) -> Tensor:
+        return F.Relu.apply(self)
+
+    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
+        return F.Clip.apply(self, low=min, high=max)
+
+    clamp = clip
+
+    def square(self) -> Tensor:
+        return self * self
+
+    # ---- reductions -------------------------------------------------------------------------
+    def sum(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        return F.Sum.apply(self, dim=_dims(dim, self.ndim, "sum"), keepdim=keepdim)
+
+    def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        dims = _dims(dim, self.ndim, "mean")
+        count = int(np.prod([self.shape[d] for d in dims])) if dims is not None else self.size
+        return self.sum(dims, keepdim) * (1.0 / max(count, 1))
+
+    def max(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        return F.Max.apply(self, dim=_dims(dim, self.ndim, "max"), keepdim=keepdim)
+
+    def min(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        return -((-self).max(dim, keepdim))
+
+    def var(self, dim: int | Sequence[int] | None = None, keepdim: bool = False,
+            unbiased: bool = True) -> Tensor:
+        dims = _dims(dim, self.ndim, "var")
+        count = int(np.prod([self.shape[d] for d in dims])) if dims is not None else self.size
+        centered = self - self.mean(dims, keepdim=True)
+        return (centered * centered).sum(dims, keepdim) * (1.0 / max(count - int(unbiased), 1))
+
+    def argmax(self, dim: int | None = None) -> Tensor:
+        return Tensor(np.argmax(self.data, axis=dim))
+
+    def logsumexp(self, dim: int = -1, keepdim: bool = False) -> Tensor:
+        return F.LogSumExp.apply(self, dim=_dims(dim, self.ndim, "logsumexp")[0], keepdim=keepdim)
+
+    def softmax(self, dim: int = -1) -> Tensor:
+        return F.Softmax.apply(self, dim=_dims(dim, self.ndim, "softmax")[0])
+
+    def log_softmax(self, dim: int = -1) -> Tensor:
+        return F.LogSoftmax.apply(self, dim=_dims(dim, self.ndim, "log_softmax")[0])
+
+    # ---- shape ------------------------------------------------------------------------------
+    def reshape(self, *shape: int | Sequence[int]) -> Tensor:
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return F.Reshape.apply(self, shape=tuple(int(s) for s in shape))
+
+    view = reshape
+
+    def flatten(self) -> Tensor:
+        return self.reshape(-1)
+
+    def permute(self, *dims: int | Sequence[int]) -> Tensor:
+        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+            dims = tuple(dims[0])
+        if sorted(d % max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
+            raise ShapeError(f"permute: {dims} is not a permutation of the {self.ndim} dims "
+                             f"of shape {self.shape}")
+        return F.Permute.apply(self, dims=tuple(d % self.ndim for d in dims))
+
+    def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
+        """Swap two dims (the last two by default, so `x.transpose()` is the matrix transpose)."""
+        d0, d1 = _dims((dim0, dim1), self.ndim, "transpose")
+        dims = list(range(self.ndim))
+        dims[d0], dims[d1] = dims[d1], dims[d0]
+        return self.permute(dims)
+
+    @property
+    def T(self) -> Tensor:
+        """All dims reversed, as numpy's `.T` (for a matrix: the transpose)."""
+        return self.permute(tuple(reversed(range(self.ndim))))
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        dim = dim if dim >= 0 else dim + self.ndim + 1
+        return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
+
+    def squeeze(self, dim: int | None = None) -> Tensor:
+        if dim is None:
+            return self.reshape(tuple(s for s in self.shape if s != 1))
+        (d,) = _dims(dim, self.ndim, "squeeze")
+        if self.shape[d] != 1:
+            return self
+        return self.reshape(self.shape[:d] + self.shape[d + 1:])
+
+    def expand(self, *shape: int) -> Tensor:
+        """Broadcast to `shape` (as `x + zeros(shape)`, whose gradient sums back)."""
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return self + np.zeros(shape, dtype=self.dtype)
+
+    def split(self, size: int | Sequence[int], dim: int = 0) -> list[Tensor]:
+        """Pieces of `size` along `dim` (the last may be smaller), or of the listed sizes."""
+        (d,) = _dims(dim, self.ndim, "split")
+        length = self.shape[d]
+        if isinstance(size, int):
+            if size < 1:
+                raise ShapeError(f"split: size must be >= 1, got {size}")
+            sizes = [min(size, length - start) for start in range(0, length, size)]
+        else:
+            sizes = [int(s) for s in size]
+            if sum(sizes) != length:
+                raise ShapeError(f"split: sizes {sizes} do not add up to dim {d} of "
+                                 f"shape {self.shape}")
+        pieces, start = [], 0
+        for n in sizes:
+            index = (slice(None),) * d + (slice(start, start + n),)
+            pieces.append(self[index])
+            start += n
+        return pieces
+
+    def chunk(self, chunks: int, dim: int = 0) -> list[Tensor]:
+        """`chunks` pieces along `dim` of size ceil(n / chunks) (the last may be smaller)."""
+        (d,) = _dims(dim, self.ndim, "chunk")
+        if chunks < 1:
+            raise ShapeError(f"chunk: chunks must be >= 1, got {chunks}")
+        return self.split(max(-(-self.shape[d] // chunks), 1), d)
+
+
+def _plain_index(index: Any) -> Any:
+    """Replace Tensors inside an index by their arrays."""
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    return index
+
+
+def _dims(dim: int | Sequence[int] | None, ndim: int, op: str) -> tuple[int, ...] | None:
+    """Normalise dims (negative allowed) to a sorted tuple; None means all dims."""
+    if dim is None:
+        return None
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    rank = max(ndim, 1)
+    for d in dims:
+        if not -rank <= d < rank:
+            raise ShapeError(f"{op}: dim {d} is out of range for a tensor with {ndim} dims")
+    return tuple(sorted(int(d) % rank for d in dims))
+
+
+def _accumulate(tensor: Tensor, grad: np.ndarray) -> None:
+    """`tensor.grad += grad`, creating it (as a fresh array of the tensor's dtype) the first time."""
+    if tensor.grad is None:
+        tensor.grad = np.array(grad, dtype=tensor.dtype)  # a copy: grad may be shared
+    else:
+        tensor.grad += grad
+
+
+def _topological_order(root: Tensor) -> list[Tensor]:
+    """Tensors that require grad and lead to root, each after all its inputs (an explicit stack,
+    so a graph of any depth works: an unrolled sequence is far deeper than the recursion limit)."""
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        node, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        if node._ctx is not None:
+            for parent in reversed(node._ctx.parents):
+                if parent.requires_grad and id(parent) not in visited:
+                    stack.append((parent, False))
+    return order
+
+
+from tinygrad_rnn import functions as F  # noqa: E402  (the ops build on Tensor, defined above)
