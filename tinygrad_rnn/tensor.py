@@ -73,6 +73,7 @@ class Function:
     def apply(cls, *inputs: Tensor, **kwargs: Any) -> Tensor:
         """Run forward on the inputs' arrays; record a node when any input requires grad."""
         ctx = cls()
+        ctx.saved = ()
         try:
             data = cls.forward(ctx, *[t.data for t in inputs], **kwargs)
         except ShapeError:
