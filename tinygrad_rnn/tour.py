@@ -1,0 +1,129 @@
+"""The gradient-check tour: every primitive op (and each recurrent cell and layer) against central
+differences, as a table of errors a learner can read at a glance.
+
+`break_op` swaps in a deliberately wrong backward for one op — it forgets to multiply by the
+upstream gradient, the classic chain-rule slip — to show what a failure looks like.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from tinygrad_rnn import functions as F
+from tinygrad_rnn.creation import cat, stack, where
+from tinygrad_rnn.gradcheck import analytic_grad, numerical_grad
+from tinygrad_rnn.tensor import Function, Tensor
+
+__all__ = ["Check", "CheckResult", "op_checks", "op_names", "run_check", "run_checks", "broken"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One item of the tour: a function of some inputs, and how to draw those inputs."""
+
+    name: str
+    op: type[Function] | None  # the primitive it exercises (what --break can break)
+    fn: Callable[..., Tensor]
+    shapes: tuple[tuple[int, ...], ...]
+    positive: bool = False  # draw inputs in [0.5, 1.5] (log, sqrt, pow)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    max_abs_error: float
+    max_rel_error: float
+    passed: bool
+
+
+def _targets() -> np.ndarray:
+    return np.array([0, 2, 1])
+
+
+def op_checks() -> list[Check]:
+    """One check per primitive op, on small float64 inputs."""
+    return [
+        Check("add (broadcast)", F.Add, lambda a, b: a + b, ((3, 4), (4,))),
+        Check("sub (broadcast)", F.Sub, lambda a, b: a - b, ((3, 1), (1, 4))),
+        Check("mul (broadcast)", F.Mul, lambda a, b: a * b, ((2, 3, 4), (3, 1))),
+        Check("div", F.Div, lambda a, b: a / b, ((3, 4), (3, 4)), positive=True),
+        Check("neg", F.Neg, lambda a: -a, ((3, 4),)),
+        Check("pow", F.Pow, lambda a, b: a**b, ((3, 4), (4,)), positive=True),
+        Check("matmul", F.MatMul, lambda a, b: a @ b, ((3, 4), (4, 5))),
+        Check("matmul (batched)", F.MatMul, lambda a, b: a @ b, ((2, 3, 4), (4, 2))),
+        Check("exp", F.Exp, lambda a: a.exp(), ((3, 4),)),
+        Check("log", F.Log, lambda a: a.log(), ((3, 4),), positive=True),
+        Check("sqrt", F.Sqrt, lambda a: a.sqrt(), ((3, 4),), positive=True),
+        Check("abs", F.Abs, lambda a: a.abs(), ((3, 4),), positive=True),
+        Check("tanh", F.Tanh, lambda a: a.tanh(), ((3, 4),)),
+        Check("sigmoid", F.Sigmoid, lambda a: a.sigmoid(), ((3, 4),)),
+        Check("relu", F.Relu, lambda a: (a - 1.0).relu(), ((3, 4),), positive=True),
+        Check("clip", F.Clip, lambda a: a.clip(0.7, 1.3), ((3, 4),), positive=True),
+        Check("sum", F.Sum, lambda a: a.sum(1), ((3, 4),)),
+        Check("max", F.Max, lambda a: a.max(0), ((3, 4),)),
+        Check("reshape", F.Reshape, lambda a: a.reshape(4, 3), ((3, 4),)),
+        Check("transpose", F.Permute, lambda a: a.T, ((3, 4),)),
+        Check("getitem", F.GetItem, lambda a: a[np.array([0, 2, 0]), 1:], ((3, 4),)),
+        Check("cat", F.Cat, lambda a, b: cat([a, b], 1), ((3, 2), (3, 4))),
+        Check("stack", F.Stack, lambda a, b: stack([a, b], 0), ((3, 4), (3, 4))),
+        Check("where", F.Where, lambda a, b: where(a.data > 0, a, b), ((3, 4), (3, 4))),
+        Check("softmax", F.Softmax, lambda a: a.softmax(1), ((3, 4),)),
+        Check("log_softmax", F.LogSoftmax, lambda a: a.log_softmax(1), ((3, 4),)),
+        Check("logsumexp", F.LogSumExp, lambda a: a.logsumexp(1), ((3, 4),)),
+        Check("embedding", F.Embedding,
+              lambda w: F.Embedding.apply(w, indices=np.array([[1, 0], [1, 4]])), ((5, 3),)),
+        Check("cross_entropy", F.CrossEntropy,
+              lambda a: F.CrossEntropy.apply(a, target=_targets()), ((3, 4),)),
+    ]
+
+
+@contextlib.contextmanager
+def broken(op: type[Function]) -> Iterator[None]:
+    """Within this context `op.backward` forgets the upstream gradient (uses ones instead)."""
+    original = op.__dict__["backward"]
+
+    def wrong_backward(ctx: Function, grad: np.ndarray) -> tuple:
+        return original.__func__(ctx, np.ones_like(grad))
+
+    op.backward = staticmethod(wrong_backward)
+    try:
+        yield
+    finally:
+        op.backward = original
+
+
+def run_check(check: Check, seed: int = 0, atol: float = 1e-5, rtol: float = 1e-3) -> CheckResult:
+    """Compare analytic and numerical gradients of one check; report the worst errors."""
+    rng = np.random.default_rng(seed)
+    inputs = [Tensor(rng.uniform(0.5, 1.5, s) if check.positive else rng.standard_normal(s),
+                     requires_grad=True) for s in check.shapes]
+    upstream = rng.standard_normal(check.fn(*inputs).shape)
+    analytic = analytic_grad(check.fn, inputs, upstream)
+    numerical = numerical_grad(check.fn, inputs, upstream)
+    abs_err = max(float(np.max(np.abs(a - n), initial=0.0)) for a, n in zip(analytic, numerical))
+    rel_err = max(float(np.max(np.abs(a - n) / np.maximum(np.abs(n), 1e-8), initial=0.0))
+                  for a, n in zip(analytic, numerical))
+    passed = all(np.all(np.abs(a - n) <= atol + rtol * np.abs(n))
+                 for a, n in zip(analytic, numerical))
+    return CheckResult(check.name, abs_err, rel_err, bool(passed))
+
+
+def op_names(checks: list[Check]) -> list[str]:
+    """The names `break_op` accepts: the primitive ops the checks exercise."""
+    return sorted({check.op.op_name() for check in checks if check.op is not None})
+
+
+def run_checks(checks: list[Check], break_op: str | None = None) -> list[CheckResult]:
+    """Run every check; with `break_op` (an op name such as "matmul"), that op's backward is wrong."""
+    results = []
+    for check in checks:
+        if check.op is not None and check.op.op_name() == break_op:
+            with broken(check.op):
+                results.append(run_check(check))
+        else:
+            results.append(run_check(check))
+    return results
