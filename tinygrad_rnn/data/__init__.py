@@ -8,14 +8,25 @@
 """
 
 from tinygrad_rnn.data.batching import (
-    IGNORE_INDEX, LineBatches, StreamBatches, line_eval_batches, stream_eval_batches,
+    IGNORE_INDEX,
+    LineBatches,
+    StreamBatches,
+    line_eval_batches,
+    stream_eval_batches,
 )
 from tinygrad_rnn.data.corpora import CORPORA, DEFAULT_CORPUS, corpus
 from tinygrad_rnn.data.errors import DataError
 from tinygrad_rnn.data.split import split_train_val
 from tinygrad_rnn.data.text import decode_text, read_text, text_lines
 from tinygrad_rnn.data.vocab import (
-    EOS, LINE_BOUNDARY, UNK, CharVocab, WordVocab, load_vocab, tokenize, vocab_from_json,
+    EOS,
+    LINE_BOUNDARY,
+    UNK,
+    CharVocab,
+    WordVocab,
+    load_vocab,
+    tokenize,
+    vocab_from_json,
 )
 
 __all__ = [

@@ -5,7 +5,6 @@ from __future__ import annotations
 import builtins
 import keyword
 import sys
-
 from pydoc_data.topics import topics
 
 from tinygrad_rnn.data.errors import DataError

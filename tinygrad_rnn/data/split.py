@@ -34,6 +34,6 @@ def split_train_val(data: _S, val_frac: float,
     if not isinstance(data, list):
         return data[:n - n_val], data[n - n_val:]
     rng = generator() if rng_or_seed is None else np.random.default_rng(rng_or_seed)
-    is_val = np.zeros(n, dtype=bool)
-    is_val[rng.permutation(n)[:n_val]] = True
-    return ([x for x, v in zip(data, is_val) if not v], [x for x, v in zip(data, is_val) if v])
+    val = set(rng.permutation(n)[:n_val].tolist())
+    train = [line for i, line in enumerate(data) if i not in val]
+    return train, [line for i, line in enumerate(data) if i in val]

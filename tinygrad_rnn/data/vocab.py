@@ -1,10 +1,10 @@
 """Character and word vocabularies: token ↔ id maps, saved as JSON next to a checkpoint.
 
 Line mode needs one boundary token that both starts and ends a line (makemore uses "."):
-- char level: the newline "\\n" itself (a line of text ends with one anyway); `CharVocab.from_text(
-  text, lines=True)` always includes it, even when the text has a single line;
-- word level: `<eos>`, which is also what every "\\n" in the text becomes, so a word model trained on
-  a stream learns where lines end too.
+- char level: the newline "\\n" itself (a line of text ends with one anyway);
+  `CharVocab.from_text(text, lines=True)` includes it even when the text has a single line;
+- word level: `<eos>`, which is also what every "\\n" in the text becomes, so a word model
+  trained on a stream learns where lines end too.
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ class WordVocab(_Vocab):
     @classmethod
     def from_text(cls, text: str, lower: bool = False, max_size: int | None = None,
                   min_count: int = 1) -> WordVocab:
-        """Words seen at least `min_count` times, the `max_size - 2` most frequent (ties: sorted)."""
+        """Words seen `min_count`+ times: the `max_size - 2` most frequent (ties sorted)."""
         if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
             raise DataError(f"min_count must be a whole number >= 1, got {min_count!r}")
         if max_size is not None and (isinstance(max_size, bool) or not isinstance(max_size, int)
@@ -224,8 +224,8 @@ def vocab_from_json(text: str, source: str = "vocabulary") -> CharVocab | WordVo
                         f"{_FIX}")
     tokens = doc.get("tokens")
     if not isinstance(tokens, list) or not tokens:
-        raise DataError(f"{source} is not a valid vocabulary (\"tokens\" must be a non-empty list): "
-                        f"{_FIX}")
+        raise DataError(f"{source} is not a valid vocabulary (\"tokens\" must be a non-empty "
+                        f"list): {_FIX}")
     try:
         if doc["kind"] == "char":
             return CharVocab(tokens)
