@@ -115,7 +115,7 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
 
 
 def where(cond: Any, a: Any, b: Any) -> Tensor:
-    """Elementwise `a if cond else b`; `cond` is boolean (a Tensor or an array), never differentiated."""
+    """Elementwise `a if cond else b`; `cond` (a boolean Tensor or array) is not differentiated."""
     cond = np.asarray(cond.data if isinstance(cond, Tensor) else cond, dtype=bool)
     like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else Tensor(a)
     return F.Where.apply(like._lift(a), like._lift(b), cond=cond)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn.tensor import Function, ShapeError
+from tinygrad_rnn.tensor import Function, ShapeError, Tensor
 
 __all__ = [
     "unbroadcast", "Add", "Sub", "Mul", "Div", "Neg", "Pow", "MatMul", "Exp", "Log", "Sqrt", "Abs",
@@ -343,6 +343,10 @@ class Max(Function):
 class LogSumExp(Function):
     """y = log Σ eˣ over dim     dy/dx = softmax(x)   (shifted by the max: never overflows)"""
 
+    @classmethod
+    def op_name(cls) -> str:
+        return "logsumexp"
+
     @staticmethod
     def forward(ctx, x, dim=-1, keepdim=False):
         m = np.max(x, axis=dim, keepdims=True)
@@ -375,6 +379,10 @@ class Softmax(Function):
 
 class LogSoftmax(Function):
     """y = x - log Σ eˣ          dy/dx · g = g - softmax(x) Σ g"""
+
+    @classmethod
+    def op_name(cls) -> str:
+        return "log_softmax"
 
     @staticmethod
     def forward(ctx, x, dim=-1):
@@ -499,6 +507,11 @@ class Where(Function):
                 unbroadcast(np.where(cond, zero, grad), b_shape) if db else None)
 
 
+def _index_array(indices: Any) -> np.ndarray:
+    """Indices given as a Tensor, an ndarray or a list, as an ndarray."""
+    return np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+
+
 class Embedding(Function):
     """y = weight[indices]  (rows looked up)  dweight = scatter-add of the gradient into the rows;
     the row `padding_idx`, if given, gets no gradient (as torch.nn.Embedding)."""
@@ -508,7 +521,7 @@ class Embedding(Function):
         if weight.ndim != 2:
             raise ShapeError(f"embedding: weight must be 2-D (num_embeddings, dim), "
                              f"got {weight.shape}")
-        indices = np.asarray(indices)
+        indices = _index_array(indices)
         if not np.issubdtype(indices.dtype, np.integer):
             raise ShapeError(f"embedding: indices must be integers, got dtype {indices.dtype}")
         if indices.size and (indices.min() < 0 or indices.max() >= weight.shape[0]):
@@ -532,9 +545,21 @@ class CrossEntropy(Function):
 
     Fused for speed and stability: dloss/dlogits = (softmax(logits) - onehot(target)) / count."""
 
+    @classmethod
+    def op_name(cls) -> str:
+        return "cross_entropy"
+
     @staticmethod
     def forward(ctx, logits, target=None, ignore_index=-100, reduction="mean"):
+        if logits.ndim != 2:
+            raise ShapeError(f"cross_entropy: logits must be 2-D (N, C), got {logits.shape}")
+        if reduction not in ("mean", "sum", "none"):
+            raise ShapeError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', "
+                             f"got {reduction!r}")
         n, classes = logits.shape
+        target = _index_array(target)
+        if not np.issubdtype(target.dtype, np.integer):
+            raise ShapeError(f"cross_entropy: targets must be integers, got dtype {target.dtype}")
         if target.shape != (n,):
             raise ShapeError(f"cross_entropy: logits {logits.shape} need targets of shape ({n},), "
                              f"got {target.shape}")

@@ -78,7 +78,7 @@ def analytic_grad(fn: Fn, inputs: Sequence[Tensor], upstream: np.ndarray
         return [None if not t.requires_grad else
                 (t.grad if t.grad is not None else np.zeros_like(t.data)) for t in inputs]
     finally:
-        for t, g in zip(inputs, saved):
+        for t, g in zip(inputs, saved, strict=True):
             t.grad = g
 
 
@@ -94,7 +94,7 @@ def gradcheck(fn: Fn, inputs: Sequence[Tensor], *, eps: float = 1e-6, atol: floa
     upstream = np.random.default_rng(seed).standard_normal(out_shape)
     analytic = analytic_grad(fn, inputs, upstream)
     numerical = numerical_grad(fn, inputs, upstream, eps)
-    for k, (a, n) in enumerate(zip(analytic, numerical)):
+    for k, (a, n) in enumerate(zip(analytic, numerical, strict=True)):
         if a is None or n is None or a.size == 0:
             continue
         excess = np.abs(a - n) - (atol + rtol * np.abs(n))

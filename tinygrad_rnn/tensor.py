@@ -143,6 +143,18 @@ class Tensor:
     def __len__(self) -> int:
         return len(self.data)
 
+    def __iter__(self) -> Iterator[Tensor]:
+        return (self[i] for i in range(len(self)))
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(f"bool: the truth value of a tensor of shape {self.shape} is "
+                               f"ambiguous; use t.data.any() or t.data.all()")
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
     def numel(self) -> int:
         return self.data.size
 
@@ -177,14 +189,18 @@ class Tensor:
         return Tensor(self.data)
 
     def retain_grad(self) -> Tensor:
-        """Keep `.grad` on this intermediate tensor after backward (e.g. dL/dh at each time step)."""
+        """Keep `.grad` on this intermediate tensor after backward (e.g. dL/dh at each step)."""
         if not self.requires_grad:
             raise RuntimeError("retain_grad: this tensor does not require grad")
         self._retain = True
         return self
 
     def astype(self, dtype: Any) -> Tensor:
-        return F.Cast.apply(self, dtype=np.dtype(dtype))
+        """This tensor in another dtype; a cast to an integer or bool dtype leaves the graph."""
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            return Tensor(self.data.astype(dtype))
+        return F.Cast.apply(self, dtype=dtype)
 
     def float(self) -> Tensor:
         return self.astype(np.float32)
@@ -194,10 +210,10 @@ class Tensor:
 
     # ---- backward ---------------------------------------------------------------------------
     def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
-        """Backpropagate from this tensor: `loss.backward()`, or `t.backward(grad)` if not scalar."""
+        """Backpropagate from here: `loss.backward()`, or `t.backward(grad)` if not a scalar."""
         if not self.requires_grad:
-            raise RuntimeError("backward: this tensor does not require grad (no parameter led to it, "
-                               "or it was computed under no_grad())")
+            raise RuntimeError("backward: this tensor does not require grad (no parameter led to "
+                               "it, or it was computed under no_grad())")
         if grad is None:
             if self.data.size != 1:
                 raise RuntimeError(f"backward: output of shape {self.shape} is not a scalar; pass "
@@ -223,9 +239,16 @@ class Tensor:
             parent_grads = ctx.backward(ctx, g)
             if not retain_graph:
                 del ctx.saved
-            for parent, pg in zip(ctx.parents, parent_grads):
+            if not isinstance(parent_grads, (tuple, list)) or len(parent_grads) != len(ctx.parents):
+                raise RuntimeError(f"backward: {type(ctx).op_name()}.backward must return a tuple "
+                                   f"of {len(ctx.parents)} gradients (or None), one per input")
+            for parent, pg in zip(ctx.parents, parent_grads, strict=True):
                 if pg is None or not parent.requires_grad:
                     continue
+                if pg.shape != parent.data.shape:
+                    raise RuntimeError(f"backward: {type(ctx).op_name()}.backward returned a "
+                                       f"gradient of shape {pg.shape} for an input of shape "
+                                       f"{parent.data.shape}")
                 key = id(parent)
                 if key not in grads:
                     grads[key] = pg
@@ -242,6 +265,8 @@ class Tensor:
             return other
         if isinstance(other, np.ndarray):
             return Tensor(other)
+        if isinstance(other, float) and self.dtype.kind != "f":
+            return Tensor(other)  # int tensor * 0.5 is float32, as in PyTorch (not truncated to 0)
         return Tensor(np.asarray(other, dtype=self.dtype))
 
     def __add__(self, other: Any) -> Tensor:
@@ -292,7 +317,8 @@ class Tensor:
         try:
             return Tensor(op(self.data, other))
         except ValueError as error:
-            raise ShapeError(f"{op.__name__}: {self.shape} and {np.shape(other)}: {error}") from None
+            raise ShapeError(f"{op.__name__}: {self.shape} and {np.shape(other)}: "
+                             f"{error}") from None
 
     def __lt__(self, other: Any) -> Tensor:
         return self._compare(other, np.less)
@@ -392,7 +418,7 @@ class Tensor:
     def permute(self, *dims: int | Sequence[int]) -> Tensor:
         if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
             dims = tuple(dims[0])
-        if sorted(d % max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
+        if len(dims) != self.ndim or _dims(dims, self.ndim, "permute") != tuple(range(self.ndim)):
             raise ShapeError(f"permute: {dims} is not a permutation of the {self.ndim} dims "
                              f"of shape {self.shape}")
         return F.Permute.apply(self, dims=tuple(d % self.ndim for d in dims))
@@ -477,7 +503,7 @@ def _dims(dim: int | Sequence[int] | None, ndim: int, op: str) -> tuple[int, ...
 
 
 def _accumulate(tensor: Tensor, grad: np.ndarray) -> None:
-    """`tensor.grad += grad`, creating it (as a fresh array of the tensor's dtype) the first time."""
+    """`tensor.grad += grad`, creating it (a fresh array of the tensor's dtype) the first time."""
     if tensor.grad is None:
         tensor.grad = np.array(grad, dtype=tensor.dtype)  # a copy: grad may be shared
     else:
