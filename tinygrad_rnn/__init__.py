@@ -1,13 +1,31 @@
-"""tinygrad_rnn: a tiny reverse-mode autograd engine on numpy, and recurrent networks built on it."""
+"""tinygrad_rnn: a tiny reverse-mode autograd engine on numpy, and recurrent networks on it."""
 
 from tinygrad_rnn.creation import (
-    arange, cat, eye, full, ones, ones_like, rand, randn, randn_like, stack, tensor, uniform,
-    where, zeros, zeros_like,
+    arange,
+    cat,
+    eye,
+    full,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    randn_like,
+    stack,
+    tensor,
+    uniform,
+    where,
+    zeros,
+    zeros_like,
 )
 from tinygrad_rnn.gradcheck import GradcheckError, gradcheck, numerical_grad
 from tinygrad_rnn.random import manual_seed
 from tinygrad_rnn.tensor import (
-    Function, ShapeError, Tensor, enable_grad, is_grad_enabled, no_grad,
+    Function,
+    ShapeError,
+    Tensor,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
 )
 
 __version__ = "0.1.0"
