@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from tinygrad_rnn.data import (
-    IGNORE_INDEX, DataError, LineBatches, StreamBatches, line_eval_batches, stream_eval_batches,
+    IGNORE_INDEX,
+    DataError,
+    LineBatches,
+    StreamBatches,
+    line_eval_batches,
+    stream_eval_batches,
 )
 
 # ---------------------------------------------------------------- streams

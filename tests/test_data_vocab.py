@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from tinygrad_rnn.data import (
-    EOS, UNK, CharVocab, DataError, WordVocab, load_vocab, tokenize, vocab_from_json,
+    EOS,
+    UNK,
+    CharVocab,
+    DataError,
+    WordVocab,
+    load_vocab,
+    tokenize,
+    vocab_from_json,
 )
 
 # ---------------------------------------------------------------- characters
@@ -37,7 +44,7 @@ def test_line_mode_always_has_the_newline_boundary():
     assert vocab.itos == ["\n", "a", "e", "m"]
     assert vocab.boundary_id == 0
     with pytest.raises(DataError, match="lines=True"):
-        CharVocab.from_text("emma").boundary_id
+        _ = CharVocab.from_text("emma").boundary_id
 
 
 def test_unknown_character_is_named_with_its_position():
