@@ -377,7 +377,7 @@ class Tensor:
     def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         dims = _dims(dim, self.ndim, "mean")
         count = int(np.prod([self.shape[d] for d in dims])) if dims is not None else self.size
-        return self.sum(dims, keepdim) * (1.0 / max(count, 1))
+        return self.sum(dims, keepdim) * (1.0 / count if count else float("nan"))
 
     def max(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         return F.Max.apply(self, dim=_dims(dim, self.ndim, "max"), keepdim=keepdim)
@@ -390,7 +390,8 @@ class Tensor:
         dims = _dims(dim, self.ndim, "var")
         count = int(np.prod([self.shape[d] for d in dims])) if dims is not None else self.size
         centered = self - self.mean(dims, keepdim=True)
-        return (centered * centered).sum(dims, keepdim) * (1.0 / max(count - int(unbiased), 1))
+        dof = count - int(unbiased)  # a single sample has no unbiased variance: nan, as torch
+        return (centered * centered).sum(dims, keepdim) * (1.0 / dof if dof > 0 else float("nan"))
 
     def argmax(self, dim: int | None = None) -> Tensor:
         return Tensor(np.argmax(self.data, axis=dim))
