@@ -26,11 +26,11 @@ def split_train_val(data: _S, val_frac: float,
             or not 0 <= val_frac < 1:
         raise DataError(f"val_frac must be a number in [0, 1), got {val_frac!r}")
     n = len(data)
-    n_val = 0 if val_frac == 0 else min(max(1, round(n * val_frac)), n - 1)
     if val_frac > 0 and n < 2:
         what = "lines" if isinstance(data, list) else "tokens"
         raise DataError(f"cannot hold out validation data from {n} {what}: "
                         "pass more data or --val-frac 0")
+    n_val = 0 if val_frac == 0 else min(max(1, round(n * val_frac)), n - 1)
     if not isinstance(data, list):
         return data[:n - n_val], data[n - n_val:]
     rng = generator() if rng_or_seed is None else np.random.default_rng(rng_or_seed)
