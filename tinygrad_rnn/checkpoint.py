@@ -1,0 +1,249 @@
+"""Checkpoints: named arrays + JSON metadata in one `.npz` file, never pickled.
+
+File format (version 1): an ordinary `.npz` (a zip of `.npy` files, readable by `np.load`) holding
+the arrays under their own names plus one more member, `__meta__`: a uint8 array of UTF-8 JSON
+    {"format": "tinygrad_rnn-checkpoint", "version": 1, "sha256": "<hex>", "meta": {...}}
+where sha256 covers every array's name, dtype, shape and bytes (in name order) and is verified
+on load. Arrays are written with allow_pickle=False and read with allow_pickle=False, so an object
+array is refused both ways. Writes are atomic: a temp file in the same directory, fsync,
+os.replace; a failed write leaves the previous file untouched.
+
+    save_checkpoint(path, arrays, meta) / load_checkpoint(path) -> (arrays, meta)   generic
+    save_module(path, module, config) / load_module_state(path, module) -> config  a Module
+    to_torch(module) / from_torch(torch_module)                                   PyTorch twins
+
+Load our weights into PyTorch in one line (keys and shapes match):
+    torch_lstm.load_state_dict({k: torch.from_numpy(v) for k, v in lstm.state_dict().items()})
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from tinygrad_rnn.nn.cells import GRUCell, LSTMCell, RNNCell
+from tinygrad_rnn.nn.layers import Embedding, Linear
+from tinygrad_rnn.nn.module import Module
+from tinygrad_rnn.nn.recurrent import GRU, LSTM, RNN
+
+__all__ = ["CheckpointError", "FORMAT", "VERSION", "save_checkpoint", "load_checkpoint",
+           "save_module", "load_module_state", "to_torch", "from_torch"]
+
+FORMAT = "tinygrad_rnn-checkpoint"
+VERSION = 1
+META_KEY = "__meta__"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint cannot be written or read; the message names the file and the problem."""
+
+
+def _checksum(arrays: Mapping[str, np.ndarray]) -> str:
+    """sha256 over each array's name, dtype, shape and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}\0{array.dtype.str}\0{array.shape}\0".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def _checked_arrays(arrays: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    out = {}
+    for name, value in arrays.items():
+        if not isinstance(name, str) or not name or name == META_KEY:
+            raise CheckpointError(f"save_checkpoint: invalid array name {name!r}")
+        array = np.asarray(value)
+        if array.dtype.kind not in "biufc":
+            raise CheckpointError(f"save_checkpoint: array {name!r} has dtype {array.dtype}; "
+                                  f"only numeric and bool arrays are stored (never pickles)")
+        out[name] = array
+    return out
+
+
+def _write_npz(file: BinaryIO, arrays: Mapping[str, np.ndarray]) -> None:
+    """The `.npz` layout np.savez writes (one stored `.npy` per array), without pickling."""
+    with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, array in arrays.items():
+            with archive.open(name + ".npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, array, allow_pickle=False)
+
+
+def save_checkpoint(path: str | os.PathLike, arrays: Mapping[str, Any],
+                    meta: Mapping[str, Any] | None = None) -> None:
+    """Write `arrays` (name → numeric ndarray) and JSON-able `meta` to `path`, atomically."""
+    path = Path(path)
+    checked = _checked_arrays(arrays)
+    header = {"format": FORMAT, "version": VERSION, "sha256": _checksum(checked),
+              "meta": dict(meta or {})}
+    try:
+        text = json.dumps(header)
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"save_checkpoint: meta is not JSON-serialisable: {error}") from None
+    checked[META_KEY] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            _write_npz(file, checked)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable (where the OS allows opening a directory)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Read a file written by save_checkpoint: (arrays, meta), after verifying format, version
+    and checksum. Any problem is a CheckpointError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if not hasattr(archive, "files"):
+                raise CheckpointError(f"checkpoint {path}: not an .npz archive")
+            arrays = {name: archive[name] for name in archive.files}
+    except CheckpointError:
+        raise
+    except ValueError as error:
+        if "pickle" in str(error).lower():
+            raise CheckpointError(f"checkpoint {path}: holds a pickled object array; refusing "
+                                  f"to load it (allow_pickle=False)") from None
+        raise CheckpointError(f"checkpoint {path}: corrupt or truncated ({error})") from None
+    except (OSError, EOFError, KeyError, zipfile.BadZipFile) as error:
+        raise CheckpointError(f"checkpoint {path}: corrupt or truncated ({error})") from None
+    if META_KEY not in arrays:
+        raise CheckpointError(f"checkpoint {path}: no {META_KEY} entry; not a tinygrad_rnn "
+                              f"checkpoint")
+    header = _header(path, arrays.pop(META_KEY))
+    if header["sha256"] != _checksum(arrays):
+        raise CheckpointError(f"checkpoint {path}: checksum mismatch; the arrays are corrupt")
+    return arrays, header["meta"]
+
+
+def _header(path: Path, raw: np.ndarray) -> dict[str, Any]:
+    try:
+        header = json.loads(raw.astype(np.uint8).tobytes().decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"checkpoint {path}: unreadable metadata ({error})") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise CheckpointError(f"checkpoint {path}: not a {FORMAT} file")
+    if header.get("version") != VERSION:
+        raise CheckpointError(f"checkpoint {path}: format version {header.get('version')!r}, "
+                              f"this tinygrad_rnn reads version {VERSION}")
+    if not isinstance(header.get("sha256"), str) or not isinstance(header.get("meta"), dict):
+        raise CheckpointError(f"checkpoint {path}: metadata lacks sha256 or meta")
+    return header
+
+
+def save_module(path: str | os.PathLike, module: Module,
+                config: Mapping[str, Any] | None = None) -> None:
+    """Save a module's state_dict with its class name and a config (to rebuild it later)."""
+    meta = {"kind": "module", "class": type(module).__name__, "config": dict(config or {})}
+    save_checkpoint(path, module.state_dict(), meta)
+
+
+def load_module_state(path: str | os.PathLike, module: Module) -> dict[str, Any]:
+    """Load a save_module file into `module` (strictly) and return the saved config."""
+    arrays, meta = load_checkpoint(path)
+    if meta.get("kind") != "module":
+        raise CheckpointError(f"checkpoint {path}: holds {meta.get('kind')!r}, not a module")
+    if meta.get("class") != type(module).__name__:
+        raise CheckpointError(f"checkpoint {path}: holds a {meta.get('class')}, "
+                              f"cannot load it into a {type(module).__name__}")
+    try:
+        module.load_state_dict(arrays)
+    except (ValueError, TypeError) as error:
+        raise CheckpointError(f"checkpoint {path}: {error}") from None
+    return meta["config"]
+
+
+# ---- PyTorch twins (torch is imported only here, only when asked) ----------------------------
+def _torch_twin(module: Module, torch: Any) -> Any:
+    """An uninitialised torch module with the same class and constructor arguments."""
+    if isinstance(module, (RNN, GRU, LSTM)):
+        options = dict(num_layers=module.num_layers, bias=module.bias,
+                       batch_first=module.batch_first, dropout=module.dropout,
+                       bidirectional=module.bidirectional)
+        if isinstance(module, RNN):
+            options["nonlinearity"] = module.nonlinearity
+        cls = getattr(torch.nn, type(module).__name__)
+        return cls(module.input_size, module.hidden_size, **options)
+    if isinstance(module, (RNNCell, GRUCell, LSTMCell)):
+        options = dict(bias=module.bias_ih is not None)
+        if isinstance(module, RNNCell):
+            options["nonlinearity"] = module.nonlinearity
+        cls = getattr(torch.nn, type(module).__name__)
+        return cls(module.input_size, module.hidden_size, **options)
+    if isinstance(module, Linear):
+        return torch.nn.Linear(module.in_features, module.out_features,
+                               bias=module.bias is not None)
+    if isinstance(module, Embedding):
+        return torch.nn.Embedding(module.num_embeddings, module.embedding_dim,
+                                  padding_idx=module.padding_idx)
+    raise TypeError(f"to_torch: no PyTorch twin for {type(module).__name__}")
+
+
+def to_torch(module: Module) -> Any:
+    """The same layer as a torch.nn module with our weights, dtype and train/eval mode."""
+    import torch
+
+    twin = _torch_twin(module, torch)
+    state = module.state_dict()
+    dtype = next(iter(state.values())).dtype
+    twin = twin.to(torch.float64 if dtype == np.float64 else torch.float32)
+    twin.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+    return twin.train(module.training)
+
+
+def from_torch(torch_module: Any) -> Module:
+    """Our twin of a torch.nn RNN/GRU/LSTM, cell, Linear or Embedding, with its weights."""
+    name = type(torch_module).__name__
+    m = torch_module
+    if name in ("RNN", "GRU", "LSTM"):
+        if getattr(m, "proj_size", 0):
+            raise TypeError("from_torch: LSTM with proj_size > 0 has no tinygrad_rnn twin")
+        options = dict(num_layers=m.num_layers, bias=m.bias, batch_first=m.batch_first,
+                       dropout=m.dropout, bidirectional=m.bidirectional)
+        if name == "RNN":
+            options["nonlinearity"] = m.nonlinearity
+        ours: Module = {"RNN": RNN, "GRU": GRU, "LSTM": LSTM}[name](
+            m.input_size, m.hidden_size, **options)
+    elif name in ("RNNCell", "GRUCell", "LSTMCell"):
+        extra = {"nonlinearity": m.nonlinearity} if name == "RNNCell" else {}
+        ours = {"RNNCell": RNNCell, "GRUCell": GRUCell, "LSTMCell": LSTMCell}[name](
+            m.input_size, m.hidden_size, bias=m.bias, **extra)
+    elif name == "Linear":
+        ours = Linear(m.in_features, m.out_features, bias=m.bias is not None)
+    elif name == "Embedding":
+        ours = Embedding(m.num_embeddings, m.embedding_dim, padding_idx=m.padding_idx)
+    else:
+        raise TypeError(f"from_torch: no tinygrad_rnn twin for torch.nn.{name}")
+    state = {k: v.detach().cpu().numpy() for k, v in torch_module.state_dict().items()}
+    ours.to_dtype(next(iter(state.values())).dtype)
+    ours.load_state_dict(state)
+    return ours.train(torch_module.training)
