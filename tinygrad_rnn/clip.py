@@ -68,12 +68,13 @@ def clip_grad_norm_(params: Params, max_norm: float, norm_type: float = 2.0,
     if error_if_nonfinite and not math.isfinite(total):
         bad = [name for name, p in named if not np.all(np.isfinite(p.grad))]
         where = f"non-finite gradients in: {', '.join(bad)}" if bad else "the norm overflowed"
-        raise FloatingPointError(f"clip_grad_norm_: the total {norm_type}-norm of the gradients is "
-                                 f"{total}; {where}")
-    scale = min(max_norm / (total + 1e-6), 1.0)  # nan stays nan, as in torch: the grads become nan
+        raise RuntimeError(f"clip_grad_norm_: the total {norm_type}-norm of the gradients is "
+                           f"{total}; {where}")
+    scale = min(max_norm / (total + 1e-6), 1.0)  # a non-finite total makes the grads nan, as torch
     if scale != 1.0:
-        for _, p in named:
-            p.grad *= scale
+        with np.errstate(invalid="ignore"):  # inf · 0 = nan is the intended result there
+            for _, p in named:
+                p.grad *= scale
     return total
 
 
