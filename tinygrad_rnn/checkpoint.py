@@ -122,13 +122,12 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dic
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path}: no such file")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"checkpoint {path}: corrupt or truncated: not a readable "
+                              f".npz archive")
     try:
         with np.load(path, allow_pickle=False) as archive:
-            if not hasattr(archive, "files"):
-                raise CheckpointError(f"checkpoint {path}: not an .npz archive")
             arrays = {name: archive[name] for name in archive.files}
-    except CheckpointError:
-        raise
     except ValueError as error:
         if "pickle" in str(error).lower():
             raise CheckpointError(f"checkpoint {path}: holds a pickled object array; refusing "
