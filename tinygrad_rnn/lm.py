@@ -21,12 +21,14 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_rnn.generate import beam_search, generate
 from tinygrad_rnn.nn import GRU, LSTM, RNN, Dropout, Embedding, Linear, Module
 from tinygrad_rnn.nn.functional import cross_entropy, one_hot
 from tinygrad_rnn.tensor import Tensor, no_grad
 
 __all__ = ["CELLS", "ConfigError", "ModelConfig", "LanguageModel", "State", "detach_state",
-           "mean_loss", "bits", "perplexity", "Score", "score_ids"]
+           "mean_loss", "bits", "perplexity", "Score", "score_ids", "boundary_id", "score_text",
+           "sample_text", "beam_texts"]
 
 CELLS = {"rnn": RNN, "gru": GRU, "lstm": LSTM}
 State = Any  # None, h (L, B, H), or (h, c) for an LSTM: Tensors inside the model, arrays outside
@@ -183,3 +185,63 @@ def score_ids(model: LanguageModel, ids: np.ndarray) -> Score:
     x, y = ids[:-1, None], ids[1:, None]                                   # (T, 1) each
     loss, tokens = mean_loss(model, [(x, y)], carry_state=False)
     return Score(-loss * tokens, tokens)
+
+
+def boundary_id(vocab: Any) -> int | None:
+    """The id of the line boundary ("\\n" or `<eos>`), or None if the vocabulary has none."""
+    return vocab.stoi.get("\n", vocab.stoi.get("<eos>"))
+
+
+def _context(vocab: Any, prime: str, rng: np.random.Generator) -> list[int]:
+    """What generation starts from: the boundary (a random token without one), then the prime."""
+    start = boundary_id(vocab)
+    prime_ids = [int(i) for i in vocab.encode(prime)] if prime else []
+    if start is None:
+        return prime_ids or [int(rng.integers(len(vocab)))]
+    return [start, *prime_ids]
+
+
+def score_text(model: LanguageModel, vocab: Any, text: str, lines: bool) -> Score:
+    """How probable `text` is as one line (line mode: its end scored too) or after a boundary."""
+    ids = [int(i) for i in vocab.encode(text)]
+    start = boundary_id(vocab)
+    if start is not None:
+        ids = [start, *ids, *([start] if lines else [])]
+    if len(ids) < 2:
+        raise ValueError(f"{text!r} is too short to score: give at least two tokens")
+    was_training = model.training
+    try:
+        return score_ids(model.eval(), np.array(ids))
+    finally:
+        model.train(was_training)
+
+
+def sample_text(model: LanguageModel, vocab: Any, lines: bool, rng: np.random.Generator, *,
+                prime: str = "", max_len: int = 200, temperature: float = 1.0,
+                top_k: int | None = None, top_p: float | None = None,
+                greedy: bool = False) -> str:
+    """The prime and up to max_len sampled tokens (line mode: until the end of the line)."""
+    context = _context(vocab, prime, rng)
+    was_training = model.training
+    try:
+        new = generate(model.eval().step, None, context, max_len=max_len, rng=rng,
+                       temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy,
+                       stop_id=boundary_id(vocab) if lines else None)
+    finally:
+        model.train(was_training)
+    shown = context[1:] if boundary_id(vocab) is not None else context
+    return vocab.decode(shown + new)
+
+
+def beam_texts(model: LanguageModel, vocab: Any, lines: bool, *, prime: str = "",
+               beam_width: int = 5, max_len: int = 200) -> list[tuple[str, float]]:
+    """The beam_width most probable continuations of the prime, as (text, ln p), best first."""
+    context = _context(vocab, prime, np.random.default_rng(0))
+    was_training = model.training
+    try:
+        beams = beam_search(model.eval().step, None, context, beam_width=beam_width,
+                            max_len=max_len, stop_id=boundary_id(vocab) if lines else None)
+    finally:
+        model.train(was_training)
+    shown = context[1:] if boundary_id(vocab) is not None else context
+    return [(vocab.decode(shown + ids), score) for ids, score in beams]
