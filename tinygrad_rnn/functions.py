@@ -138,10 +138,10 @@ class MatMul(Function):
         da, db = ctx.needs_input_grad
         a2 = a[None, :] if a.ndim == 1 else a  # treat vectors as a row / a column
         b2 = b[:, None] if b.ndim == 1 else b
-        if a.ndim == 1:
-            grad = np.expand_dims(grad, -2)
         if b.ndim == 1:
             grad = np.expand_dims(grad, -1)
+        if a.ndim == 1:
+            grad = np.expand_dims(grad, -2)
         ga = unbroadcast(grad @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape) if da else None
         gb = unbroadcast(np.swapaxes(a2, -1, -2) @ grad, b2.shape).reshape(b.shape) if db else None
         return ga, gb

@@ -266,7 +266,7 @@ class Tensor:
         if isinstance(other, np.ndarray):
             return Tensor(other)
         if isinstance(other, float) and self.dtype.kind != "f":
-            return Tensor(other)  # int tensor * 0.5 is float32, as in PyTorch (not truncated to 0)
+            return Tensor(np.float64(other))  # int tensor * 0.5 is a float (not truncated to 0)
         return Tensor(np.asarray(other, dtype=self.dtype))
 
     def __add__(self, other: Any) -> Tensor:
