@@ -288,6 +288,13 @@ def test_bad_hyperparameters_raise_clear_errors(make, match):
         make()
 
 
+def test_step_rejects_a_gradient_of_the_wrong_shape():
+    p = Tensor(np.ones((2, 3)), requires_grad=True)
+    p.grad = np.ones(3)
+    with pytest.raises(ValueError, match=r"Adam.step: a parameter of shape \(2, 3\) has a grad"):
+        Adam([p]).step()
+
+
 def test_load_state_dict_checks_structure():
     def adam(*shapes):
         return Adam([Tensor(np.ones(s), requires_grad=True) for s in shapes])

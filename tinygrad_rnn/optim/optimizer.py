@@ -128,6 +128,9 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
+                if p.grad.shape != p.shape:
+                    raise ValueError(f"{self.name}.step: a parameter of shape {p.shape} has a "
+                                     f"gradient of shape {p.grad.shape}")
                 grad = p.grad.astype(p.data.dtype, copy=False)
                 if group["maximize"]:
                     grad = -grad
