@@ -1,0 +1,338 @@
+"""The `tinygrad-rnn` command (also `python -m tinygrad_rnn`).
+
+    tinygrad-rnn train --corpus python-names --lines --steps 3000 --out runs/names
+    tinygrad-rnn sample runs/names --n 10 --temperature 0.8
+    tinygrad-rnn train --steps 2000 --out runs/help             # the built-in python-help text
+    tinygrad-rnn sample runs/help --prime "The " --max-len 300 --top-p 0.9
+    tinygrad-rnn score runs/help "The apple and pair salad." "The apple and pear salad."
+    tinygrad-rnn eval runs/help --data notes.txt --json
+    tinygrad-rnn gradcheck
+
+Bad input exits with status 2 and one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import fields, replace
+from typing import Any, NoReturn
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from tinygrad_rnn.checkpoint import CheckpointError
+from tinygrad_rnn.data import (
+    CORPORA,
+    DataError,
+    line_eval_batches,
+    read_text,
+    stream_eval_batches,
+    text_lines,
+)
+from tinygrad_rnn.generate import GenerationError
+from tinygrad_rnn.lm import (
+    CELLS,
+    ConfigError,
+    beam_texts,
+    bits,
+    boundary_id,
+    mean_loss,
+    perplexity,
+    sample_text,
+    score_text,
+)
+from tinygrad_rnn.train import (
+    BEST,
+    LAST,
+    OPTIMIZERS,
+    TrainConfig,
+    TrainError,
+    load_model,
+    run_config,
+    train,
+)
+
+__all__ = ["main", "build_parser", "UsageError"]
+
+EXPECTED = (DataError, CheckpointError, TrainError, GenerationError, ConfigError)
+
+
+class UsageError(ValueError):
+    """A combination of arguments that argparse cannot check on its own."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+# ---- flag value checks ----------------------------------------------------------------------
+def _number(text: str, kind: Callable[[str], Any]) -> Any:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a {'whole ' if kind is int else ''}number, "
+                                         f"got {text!r}") from None
+    if kind is float and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """A whole number >= 1."""
+    value = _number(text, int)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
+
+
+def natural(text: str) -> int:
+    """A whole number >= 0."""
+    value = _number(text, int)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}")
+    return value
+
+
+def positive(text: str) -> float:
+    """A finite number > 0."""
+    value = _number(text, float)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}")
+    return value
+
+
+def non_negative(text: str) -> float:
+    """A finite number >= 0."""
+    value = _number(text, float)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """A number in [0, 1)."""
+    value = _number(text, float)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {text!r}")
+    return value
+
+
+def top_p(text: str) -> float:
+    """A number in (0, 1]."""
+    value = _number(text, float)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a number in (0, 1], got {text!r}")
+    return value
+
+
+# ---- the parser -----------------------------------------------------------------------------
+def build_parser() -> Parser:
+    """The argument parser of every subcommand."""
+    parser = Parser(prog="tinygrad-rnn", description="Train, sample and score recurrent "
+                    "language models on a tiny numpy autograd engine.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    t = commands.add_parser("train", help="train a language model on a text file or corpus")
+    source = t.add_mutually_exclusive_group()
+    source.add_argument("--data", metavar="FILE", help="a UTF-8 text file")
+    source.add_argument("--corpus", choices=list(CORPORA), help="a built-in corpus "
+                        "(default python-help)")
+    t.add_argument("--lines", action="store_const", const=True,
+                   help="one example per line (names), sampled until the end of the line")
+    t.add_argument("--level", choices=["char", "word"], help="tokens (default char)")
+    t.add_argument("--cell", choices=list(CELLS), help="recurrent cell (default gru)")
+    t.add_argument("--hidden", type=positive_int, help="hidden units per layer (128)")
+    t.add_argument("--layers", type=positive_int, help="stacked layers (1)")
+    t.add_argument("--embed", type=natural, help="embedding width, 0 for one-hot (32)")
+    t.add_argument("--dropout", type=fraction, help="dropout probability (0)")
+    t.add_argument("--seq-len", type=positive_int, help="truncated BPTT window (64)")
+    t.add_argument("--batch-size", type=positive_int, help="streams or lines per step (32)")
+    t.add_argument("--steps", type=positive_int, help="total optimizer steps (2000)")
+    t.add_argument("--minutes", type=positive, help="stop after this many minutes")
+    t.add_argument("--optim", choices=list(OPTIMIZERS), help="optimizer (adam)")
+    t.add_argument("--lr", type=positive, help="learning rate (the optimizer's usual value)")
+    t.add_argument("--schedule", choices=["constant", "cosine"], help="lr schedule (constant)")
+    t.add_argument("--clip", type=non_negative, help="gradient clipping threshold, 0 off (1.0)")
+    t.add_argument("--clip-mode", choices=["norm", "value"], help="clip the norm or each value")
+    t.add_argument("--val-frac", type=fraction, help="share held out for validation (0.1)")
+    t.add_argument("--eval-every", type=positive_int, help="steps between evaluations (100)")
+    t.add_argument("--seed", type=natural, help="random seed (0)")
+    t.add_argument("--out", default="runs/lm", metavar="DIR", help="run directory (runs/lm)")
+    t.add_argument("--resume", action="store_true", help="continue the run in DIR exactly")
+    t.add_argument("--plain", action="store_true", help="plain lines instead of the dashboard")
+    t.set_defaults(handler=cmd_train)
+
+    s = commands.add_parser("sample", help="generate text from a trained model")
+    s.add_argument("dir", metavar="DIR", help="a run directory (or a checkpoint file)")
+    s.add_argument("--n", type=positive_int, help="how many samples (1; 10 in line mode)")
+    s.add_argument("--max-len", type=positive_int, help="tokens per sample (300; 50 for lines)")
+    s.add_argument("--temperature", type=positive, default=1.0, help="< 1 sharper, > 1 wilder")
+    s.add_argument("--top-k", type=positive_int, help="sample among the k likeliest tokens")
+    s.add_argument("--top-p", type=top_p, help="sample among the likeliest tokens of mass p")
+    decode = s.add_mutually_exclusive_group()
+    decode.add_argument("--greedy", action="store_true", help="always the likeliest token")
+    decode.add_argument("--beam", type=positive_int, metavar="W", help="beam search of width W")
+    s.add_argument("--prime", default="", metavar="TEXT", help="text to continue")
+    s.add_argument("--seed", type=natural, default=0, help="random seed (0)")
+    s.set_defaults(handler=cmd_sample)
+
+    c = commands.add_parser("score", help="rank texts by their probability under a model")
+    c.add_argument("dir", metavar="DIR", help="a run directory (or a checkpoint file)")
+    c.add_argument("texts", nargs="*", metavar="TEXT", help="texts to score")
+    c.add_argument("--file", metavar="F", help="score each line of this file")
+    c.add_argument("--json", action="store_true", help="print JSON")
+    c.set_defaults(handler=cmd_score)
+
+    e = commands.add_parser("eval", help="mean loss and bits per char on held-out text")
+    e.add_argument("dir", metavar="DIR", help="a run directory (or a checkpoint file)")
+    e.add_argument("--data", required=True, metavar="FILE", help="a UTF-8 text file")
+    e.add_argument("--json", action="store_true", help="print JSON")
+    e.set_defaults(handler=cmd_eval)
+
+    g = commands.add_parser("gradcheck", help="every op's backward against central differences")
+    g.add_argument("--plain", action="store_true", help="plain text instead of a rich table")
+    g.set_defaults(handler=cmd_gradcheck)
+    return parser
+
+
+# ---- commands -------------------------------------------------------------------------------
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train (or resume) a run; 130 if stopped by Ctrl-C (after saving `last`)."""
+    from tinygrad_rnn.dashboard import make_reporter
+
+    names = {f.name for f in fields(TrainConfig)}
+    given = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    config = replace(run_config(args.out), **given) if args.resume else TrainConfig(**given)
+    summary = train(config, args.out, resume=args.resume, reporter=make_reporter(args.plain))
+    return 130 if summary.stopped == "interrupt" else 0
+
+
+def _checkpoint(path: str) -> str:
+    """The checkpoint to read: the file itself, or a run directory's best (else last) one."""
+    if not os.path.isdir(path):
+        return path
+    for name in (BEST, LAST):
+        if os.path.isfile(os.path.join(path, name)):
+            return os.path.join(path, name)
+    raise CheckpointError(f"{path} holds no checkpoint ({BEST} or {LAST}): train a model first")
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    """Print samples (or the best beams) from a trained model."""
+    model, vocab, config, _ = load_model(_checkpoint(args.dir))
+    lines = config.lines
+    if args.prime and (unknown := vocab.unknown(args.prime)) and vocab.kind == "char":
+        char = sorted(unknown)[0]
+        raise UsageError(f"--prime: character {char!r} is not in the model's vocabulary of "
+                         f"{len(vocab)} characters")
+    n = args.n or (10 if lines else 1)
+    max_len = args.max_len or (50 if lines else 300)
+    if args.beam is not None:
+        texts = [text for text, _ in beam_texts(model, vocab, lines, prime=args.prime,
+                                                 beam_width=max(args.beam, n),
+                                                 max_len=max_len)][:n]
+    else:
+        rng = np.random.default_rng(args.seed)
+        texts = [sample_text(model, vocab, lines, rng, prime=args.prime, max_len=max_len,
+                             temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                             greedy=args.greedy) for _ in range(n)]
+    print(("\n" if lines else "\n\n").join(texts))
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    """Rank texts by log-probability: a table, or JSON with --json."""
+    texts = list(args.texts)
+    if args.file is not None:
+        texts += text_lines(read_text(args.file))
+    if not texts:
+        raise UsageError("score: give at least one TEXT or a --file of texts")
+    model, vocab, config, _ = load_model(_checkpoint(args.dir))
+    rows = []
+    for text in texts:
+        try:
+            score = score_text(model, vocab, text, config.lines)
+        except (DataError, ValueError) as e:
+            raise UsageError(f"cannot score {text[:40]!r}: {e}") from None
+        rows.append({"text": text, "log_prob": score.log_prob, "tokens": score.tokens,
+                     "loss": score.loss, "perplexity": score.perplexity})
+    ranked = sorted(rows, key=lambda r: -r["log_prob"])
+    if args.json:
+        print(json.dumps(ranked, ensure_ascii=False, indent=1))
+        return 0
+    unit = "char" if vocab.kind == "char" else "token"
+    table = Table(title=f"most probable first ({config.level}-level model)")
+    for name in ("rank", "text", "log-prob (nats)", f"loss / {unit}", "perplexity"):
+        table.add_column(name, justify="left" if name == "text" else "right")
+    for rank, r in enumerate(ranked, 1):
+        table.add_row(str(rank), r["text"], f"{r['log_prob']:.3f}", f"{r['loss']:.4f}",
+                      f"{r['perplexity']:.3f}")
+    Console().print(table)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Mean loss, bits per token and perplexity of a model on a text file."""
+    model, vocab, config, _ = load_model(_checkpoint(args.dir))
+    text = read_text(args.data)
+    try:
+        if config.lines:
+            examples = [vocab.encode(line) for line in text_lines(text)]
+            batches = line_eval_batches(examples, 32, vocab.boundary_id)
+        else:
+            start = boundary_id(vocab)
+            ids = np.concatenate([[start] if start is not None else [], vocab.encode(text)])
+            batches = stream_eval_batches(ids.astype(np.int64), 1, 256)
+    except DataError as e:
+        raise DataError(f"{args.data}: {e}") from None
+    loss, tokens = mean_loss(model, batches, carry_state=not config.lines)
+    result = {"loss": loss, "bpc": bits(loss), "perplexity": perplexity(loss), "tokens": tokens}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        unit = "char" if vocab.kind == "char" else "token"
+        print(f"loss {loss:.4f} nats/{unit}  {bits(loss):.4f} bits/{unit}  "
+              f"perplexity {perplexity(loss):.3f}  over {tokens} {unit}s")
+    return 0
+
+
+def cmd_gradcheck(args: argparse.Namespace) -> int:
+    """The gradient-check tour as a table; 1 if any op fails."""
+    from tinygrad_rnn.tour import op_checks, run_checks
+
+    results = run_checks(op_checks())
+    table = Table(title="backward() vs central differences (float64)")
+    for name in ("check", "max abs err", "max rel err", "result"):
+        table.add_column(name, justify="left" if name == "check" else "right")
+    for r in results:
+        table.add_row(r.name, f"{r.max_abs_error:.1e}", f"{r.max_rel_error:.1e}",
+                      "pass" if r.passed else "FAIL")
+    Console(no_color=args.plain).print(table)
+    failed = sum(not r.passed for r in results)
+    print(f"{len(results) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status (2 for bad input, with one line on stderr)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (*EXPECTED, UsageError) as e:
+        message = " ".join(str(e).split())
+    except OSError as e:
+        message = f"{e.strerror or e}: {e.filename}" if e.filename else str(e)
+    except KeyboardInterrupt:
+        print("tinygrad-rnn: interrupted", file=sys.stderr)
+        return 130
+    print(f"tinygrad-rnn {args.command}: error: {message}", file=sys.stderr)
+    return 2
