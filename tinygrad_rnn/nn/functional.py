@@ -64,7 +64,7 @@ def cross_entropy(input: Tensor, target: Any, reduction: str = "mean",
     rows, flat_target = _as_rows(input, target, "cross_entropy")
     loss = F.CrossEntropy.apply(rows, target=flat_target, ignore_index=ignore_index,
                                 reduction=reduction)
-    return loss.reshape(target.shape) if reduction == "none" else loss
+    return loss.reshape(target.shape) if reduction == "none" else loss   # (N, d1, …) or ()
 
 
 def nll_loss(input: Tensor, target: Any, reduction: str = "mean",
@@ -81,7 +81,7 @@ def nll_loss(input: Tensor, target: Any, reduction: str = "mean",
                          f"(or equal ignore_index={ignore_index})")
     losses = -rows[np.arange(n), safe] * keep.astype(rows.dtype)                  # (N,)
     if reduction == "none":
-        return losses.reshape(target.shape)
+        return losses.reshape(target.shape)                                 # (N, d1, …)
     if reduction == "sum":
         return losses.sum()
     return losses.sum() / np.asarray(keep.sum(), dtype=rows.dtype)
