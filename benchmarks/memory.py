@@ -1,0 +1,81 @@
+"""Peak memory of one forward+backward, each contender measured in a fresh process.
+
+The probe builds the contender (weights, data, imports: the baseline), resets the kernel's
+high-water mark (writing 5 to /proc/self/clear_refs; where that is not allowed, the mark so far is
+the baseline), runs one step and reports VmHWM − baseline: the extra resident memory the step
+needed at its peak (the graph, the saved activations and the gradients).
+
+    python -m benchmarks --probe-memory numpy --quick       # one probe, as JSON (what run uses)
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.contenders import by_key
+from benchmarks.numpy_bptt import init_params
+from benchmarks.step import Unavailable
+from benchmarks.workloads import make_data, memory_workload
+
+__all__ = ["status_kib", "probe", "measure"]
+
+STATUS = Path("/proc/self/status")
+REPO = Path(__file__).resolve().parent.parent
+
+
+def status_kib(field: str) -> int:
+    """A `Vm…` line of /proc/self/status, in KiB."""
+    for line in STATUS.read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def _reset_peak() -> int:
+    """Reset the high-water mark to the current RSS if the kernel lets us; return the baseline."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return status_kib("VmRSS")
+    except OSError:
+        return status_kib("VmHWM")
+
+
+def probe(key: str, quick: bool) -> dict[str, object]:
+    """Run one forward+backward of the memory workload with contender `key`, in this process."""
+    workload = memory_workload(quick)
+    params = init_params(workload.cell, workload.vocab, workload.hidden, workload.dtype,
+                         np.random.default_rng(0))
+    inputs, targets = make_data(workload)
+    try:
+        step = by_key(key).build(workload, params, inputs, targets)
+    except Unavailable as reason:
+        return {"status": f"skipped: {reason}"}
+    gc.collect()
+    baseline = _reset_peak()
+    loss = step()
+    peak = status_kib("VmHWM")
+    return {"status": "ok", "peak_mib": (peak - baseline) / 1024, "loss": loss}
+
+
+def measure(keys: list[str], quick: bool) -> dict[str, dict[str, object]]:
+    """`probe` each contender in a fresh interpreter (the same one running this)."""
+    if not STATUS.exists():
+        return {key: {"status": "skipped: no /proc/self/status"} for key in keys}
+    results = {}
+    for key in keys:
+        command = [sys.executable, "-m", "benchmarks", "--probe-memory", key]
+        done = subprocess.run(command + (["--quick"] if quick else []), cwd=REPO,
+                              capture_output=True, text=True, env=os.environ.copy())
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            results[key] = {"status": f"failed: {last}"}
+        else:
+            results[key] = json.loads(done.stdout)
+    return results
