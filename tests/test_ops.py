@@ -155,17 +155,18 @@ def permute(draw: st.DrawFn) -> Case:
 
 @st.composite
 def index(draw: st.DrawFn) -> Case:
-    """ints, slices (negative steps too), integer arrays with repeated indices, masks, and
-    tuples mixing them with None and Ellipsis."""
+    """ints, slices (negative steps too), integer arrays (each with a repeated index), masks,
+    and tuples mixing them with None and Ellipsis."""
     a = draw(arrays(shapes(min_dims=1)))
     n = a.shape[0]
     ints = st.integers(-n, n - 1)
     bounds = st.none() | st.integers(-n - 1, n + 1)
     slices = st.builds(slice, bounds, bounds, st.none() | st.sampled_from([1, 2, -1, -2]))
-    repeated = st.lists(ints, min_size=1, max_size=6).map(np.array)
+    repeated = st.lists(ints, min_size=1, max_size=5).map(lambda i: np.array(i + i[:1]))
     pairs = st.integers(1, 5).flatmap(lambda k: st.tuples(
         hnp.arrays(np.int64, k, elements=ints),
         hnp.arrays(np.int64, k, elements=st.integers(-a.shape[-1], a.shape[-1] - 1))))
+    pairs = pairs.map(lambda ij: (np.append(ij[0], ij[0][0]), np.append(ij[1], ij[1][0])))
     kinds = [ints, slices, repeated, hnp.arrays(np.bool_, a.shape)]
     if a.ndim >= 2:
         m = a.shape[1]
@@ -476,3 +477,25 @@ def test_integer_tensor_times_float_scalar_is_float() -> None:
     i = Tensor(np.array([1, 2, 3]))
     np.testing.assert_array_equal((i * 0.5).data, [0.5, 1.0, 1.5])
     np.testing.assert_array_equal((i / 2).data, [0.5, 1.0, 1.5])
+
+
+def test_repeated_indices_add_up() -> None:
+    x = Tensor(np.array([10.0, 20.0, 30.0]), requires_grad=True)
+    (x[np.array([0, 2, 0, 0])] * Tensor(np.array([1.0, 2.0, 3.0, 4.0]))).sum().backward()
+    np.testing.assert_array_equal(x.grad, [1.0 + 3.0 + 4.0, 0.0, 2.0])
+
+
+TRICKY_BROADCASTS = [((2, 1, 3), (4, 1)), ((1, 3, 1), (2, 1, 4)), ((3,), (2, 1, 1)),
+                     ((), (2, 3)), ((2, 3), (2, 1)), ((1, 1), (3, 2))]
+
+
+@pytest.mark.parametrize("shapes_ab", TRICKY_BROADCASTS, ids=str)
+@pytest.mark.parametrize("op", [op for op in GRAD_OPS if op.name in
+                                ("add", "sub", "mul", "div", "pow")], ids=ids)
+def test_binary_ops_on_tricky_broadcasts(op: Op, shapes_ab: tuple[tuple[int, ...], ...]) -> None:
+    """Several stretched dims at once, on both sides: every one must be summed back."""
+    rng = np.random.default_rng(0)
+    a = Tensor(rng.uniform(0.5, 2.0, shapes_ab[0]), requires_grad=True)
+    b = Tensor(rng.uniform(0.5, 2.0, shapes_ab[1]), requires_grad=True)
+    assert gradcheck(op.fn, [a, b])
+    assert gradcheck(op.fn, [b, a])

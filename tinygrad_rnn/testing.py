@@ -54,8 +54,9 @@ def shapes(min_dims: int = 0, max_dims: int = 3, min_side: int = 1,
 def broadcastable_shapes(draw: st.DrawFn, n: int = 2, min_dims: int = 0, max_dims: int = 3,
                          min_side: int = 1, max_side: int = 4) -> tuple[Shape, ...]:
     """A tuple of `n` shapes that broadcast together: each is a full shape (min_dims..max_dims
-    dims) with some leading dims left out and some dims set to size 1."""
-    full = draw(shapes(min_dims, max_dims, min_side, max_side))
+    dims) with some leading dims left out and some dims set to size 1. The full shape's sides
+    are at least 2 (when max_side allows), so a size-1 dim is always really stretched."""
+    full = draw(shapes(min_dims, max_dims, min(max(min_side, 2), max_side), max_side))
     result = []
     for _ in range(n):
         lead = draw(st.integers(0, len(full)))  # how many leading dims this shape leaves out
