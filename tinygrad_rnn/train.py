@@ -342,12 +342,13 @@ def train(cfg: TrainConfig, out: str, resume: bool = False,
     if resume:
         saved = load_checkpoint(os.path.join(out, LAST))
         before = TrainConfig(**saved[1]["train"])
+        free = RESUMABLE if before.schedule == "constant" else ("minutes",)  # cosine: fixed end
         changed = [f.name for f in fields(TrainConfig)
-                   if f.name not in RESUMABLE and getattr(cfg, f.name) != getattr(before, f.name)]
+                   if f.name not in free and getattr(cfg, f.name) != getattr(before, f.name)]
         if changed:
             name = changed[0]
             raise TrainError(f"--{_flag(name)} {getattr(cfg, name)} differs from the run's "
-                             f"{getattr(before, name)}: only {', '.join(RESUMABLE)} may change "
+                             f"{getattr(before, name)}: only {' and '.join(free)} may change "
                              f"on --resume")
     manual_seed(cfg.seed)
     data = _load_data(cfg)
