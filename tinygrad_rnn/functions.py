@@ -525,7 +525,8 @@ class Embedding(Function):
         if not np.issubdtype(indices.dtype, np.integer):
             raise ShapeError(f"embedding: indices must be integers, got dtype {indices.dtype}")
         if indices.size and (indices.min() < 0 or indices.max() >= weight.shape[0]):
-            raise ShapeError(f"embedding: indices must lie in [0, {weight.shape[0]}), "
+            raise ShapeError(f"embedding: weight {weight.shape}: indices must lie in "
+                             f"[0, {weight.shape[0]}), "
                              f"got {indices.min()}..{indices.max()}")
         ctx.save_for_backward(weight.shape, weight.dtype, indices, padding_idx)
         return weight[indices]
@@ -566,8 +567,8 @@ class CrossEntropy(Function):
         keep = target != ignore_index
         safe_target = np.where(keep, target, 0)
         if keep.any() and (safe_target.min() < 0 or safe_target.max() >= classes):
-            raise ShapeError(f"cross_entropy: targets must lie in [0, {classes}) "
-                             f"(or equal ignore_index={ignore_index})")
+            raise ShapeError(f"cross_entropy: logits {logits.shape}: targets must lie in "
+                             f"[0, {classes}) (or equal ignore_index={ignore_index})")
         z = logits - np.max(logits, axis=1, keepdims=True)
         log_p = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
         losses = -log_p[np.arange(n), safe_target] * keep

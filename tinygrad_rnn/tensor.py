@@ -80,7 +80,7 @@ class Function:
             raise
         except (ValueError, IndexError, TypeError) as error:
             shapes = ", ".join(str(t.shape) for t in inputs)
-            raise ShapeError(f"{cls.op_name()}: {shapes}: {error}") from None
+            raise ShapeError(f"{cls.op_name()}: {shapes}: {str(error).strip()}") from None
         out = Tensor.__new__(Tensor)
         out.data, out.grad, out._retain = data, None, False
         if _GradMode.enabled and any(t.requires_grad for t in inputs):
