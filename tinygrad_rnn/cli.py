@@ -255,7 +255,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     if args.file is not None:
         texts += text_lines(read_text(args.file))
     if not texts:
-        raise UsageError("score: give at least one TEXT or a --file of texts")
+        raise UsageError("give at least one TEXT or a --file of texts")
     model, vocab, config, _ = load_model(_checkpoint(args.dir))
     rows = []
     for text in texts:

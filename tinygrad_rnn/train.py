@@ -246,6 +246,7 @@ def load_model(path: str) -> tuple[LanguageModel, Any, TrainConfig, dict[str, An
 
 def run_config(out: str) -> TrainConfig:
     """The settings of the run in `out` (from its last checkpoint)."""
+    _prepare_dir(out, resume=True)
     return load_model(os.path.join(out, LAST))[2]
 
 
