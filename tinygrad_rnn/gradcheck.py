@@ -22,6 +22,8 @@ class GradcheckError(AssertionError):
 
 
 def _check_inputs(inputs: Sequence[Tensor]) -> None:
+    if not any(isinstance(t, Tensor) and t.requires_grad for t in inputs):
+        raise ValueError("gradcheck: no input requires grad, so there is nothing to check")
     for k, t in enumerate(inputs):
         if not isinstance(t, Tensor):
             raise TypeError(f"gradcheck: input {k} is a {type(t).__name__}, not a Tensor")
