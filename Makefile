@@ -20,7 +20,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 demo: $(STAMP)
-	$(BIN)/python demos/gradient_check.py
+	$(BIN)/python demos/demo.py
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -1,0 +1,69 @@
+"""The main demo (`make demo`): a GRU learns Python's help text for about a minute, then writes.
+
+    python demos/demo.py                  # about a minute; a live dashboard on a terminal
+    python demos/demo.py --minutes 5      # longer training, better samples
+    python demos/demo.py --plain          # plain lines (also what a pipe or CI gets)
+    python demos/demo.py --out runs/demo  # keep the run (then: tinygrad-rnn sample runs/demo)
+
+It trains on the built-in corpus python-help (nothing to download), prints samples at several
+temperatures, and ranks the speech-recognition classic "The apple and pair salad." against
+"The apple and pear salad." by their probability under the model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+
+from tinygrad_rnn.dashboard import make_reporter
+from tinygrad_rnn.lm import sample_text, score_text
+from tinygrad_rnn.train import BEST, TrainConfig, load_model, train
+
+
+@dataclass
+class Settings:
+    """What the demo trains (TrainConfig's defaults otherwise)."""
+
+    minutes: float = 1.0            # the training budget
+    hidden: int = 192               # GRU units: as large as a minute of CPU can train well
+    seq_len: int = 48               # truncated-BPTT window
+    batch_size: int = 32            # streams per step
+    lr: float = 4e-3                # Adam, a little above its usual 3e-3 for a short run
+    eval_every: int = 50            # steps between validations (and dashboard samples)
+    temperatures: tuple[float, ...] = (0.5, 0.8, 1.0)  # for the final samples
+    sentences: tuple[str, ...] = ("The apple and pair salad.", "The apple and pear salad.")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=Settings.minutes, help="training time")
+    parser.add_argument("--out", help="keep the run in this directory (default: a temporary one)")
+    parser.add_argument("--plain", action="store_true", help="plain lines, no dashboard")
+    args = parser.parse_args()
+    s = Settings(minutes=args.minutes)
+    config = TrainConfig(hidden=s.hidden, seq_len=s.seq_len, batch_size=s.batch_size, lr=s.lr,
+                         eval_every=s.eval_every, steps=100_000, minutes=s.minutes)
+    with tempfile.TemporaryDirectory() as scratch:
+        out = args.out or scratch
+        train(config, out, reporter=make_reporter(args.plain))
+        model, vocab, _, _ = load_model(f"{out}/{BEST}")
+        rng = np.random.default_rng(0)
+        for temperature in s.temperatures:
+            print(f"\n--- sample at temperature {temperature} ---")
+            print(sample_text(model, vocab, False, rng, prime="The ", max_len=300,
+                              temperature=temperature))
+        print("\n--- which sentence is more probable? ---")
+        scores = {text: score_text(model, vocab, text, lines=False) for text in s.sentences}
+        for text, score in sorted(scores.items(), key=lambda item: -item[1].log_prob):
+            print(f"  ln p = {score.log_prob:8.3f}   ({score.loss:.3f} nats/char)   {text}")
+        print("A model knows only its corpus: Python's help text speaks of key/value *pairs* and "
+              "never of pears,\nso it may well prefer the pair salad. Train on English prose "
+              "(--data a novel) and the pear wins.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
