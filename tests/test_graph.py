@@ -244,3 +244,19 @@ def test_iterating_and_truth_values() -> None:
     assert bool(Tensor(np.array([2.0])) > 1.0)
     with pytest.raises(RuntimeError, match="ambiguous"):
         bool(t > 1.0)
+
+
+def test_a_custom_backward_with_the_wrong_gradient_shape_errors() -> None:
+    from tinygrad_rnn import Function
+
+    class Total(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.sum()
+
+        @staticmethod
+        def backward(ctx, grad):
+            return (grad,)                          # forgot to broadcast back to x's shape
+
+    with pytest.raises(RuntimeError, match=r"gradient of shape \(\) reached a tensor of shape"):
+        Total.apply(leaf(1.0, 2.0)).backward()

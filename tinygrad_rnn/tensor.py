@@ -239,24 +239,22 @@ class Tensor:
             parent_grads = ctx.backward(ctx, g)
             if not retain_graph:
                 del ctx.saved
-            if not isinstance(parent_grads, (tuple, list)) or len(parent_grads) != len(ctx.parents):
+            try:
+                for parent, pg in zip(ctx.parents, parent_grads, strict=True):
+                    if pg is None or not parent.requires_grad:
+                        continue
+                    key = id(parent)
+                    if key not in grads:
+                        grads[key] = pg
+                    elif key in owned:
+                        grads[key] += pg
+                    else:
+                        grads[key] = grads[key] + pg
+                        owned.add(key)
+            except (ValueError, TypeError):
                 raise RuntimeError(f"backward: {type(ctx).op_name()}.backward must return a tuple "
-                                   f"of {len(ctx.parents)} gradients (or None), one per input")
-            for parent, pg in zip(ctx.parents, parent_grads, strict=True):
-                if pg is None or not parent.requires_grad:
-                    continue
-                if pg.shape != parent.data.shape:
-                    raise RuntimeError(f"backward: {type(ctx).op_name()}.backward returned a "
-                                       f"gradient of shape {pg.shape} for an input of shape "
-                                       f"{parent.data.shape}")
-                key = id(parent)
-                if key not in grads:
-                    grads[key] = pg
-                elif key in owned:
-                    grads[key] += pg
-                else:
-                    grads[key] = grads[key] + pg
-                    owned.add(key)
+                                   f"of {len(ctx.parents)} gradients (or None), one per input, "
+                                   f"each of its input's shape") from None
 
     # ---- operators (each a primitive Function, or a few of them) ----------------------------
     def _lift(self, other: Any) -> Tensor:
@@ -505,6 +503,9 @@ def _dims(dim: int | Sequence[int] | None, ndim: int, op: str) -> tuple[int, ...
 
 def _accumulate(tensor: Tensor, grad: np.ndarray) -> None:
     """`tensor.grad += grad`, creating it (a fresh array of the tensor's dtype) the first time."""
+    if grad.shape != tensor.data.shape:
+        raise RuntimeError(f"backward: a gradient of shape {grad.shape} reached a tensor of shape "
+                           f"{tensor.data.shape}; some backward returned the wrong shape")
     if tensor.grad is None:
         tensor.grad = np.array(grad, dtype=tensor.dtype)  # a copy: grad may be shared
     else:
