@@ -236,3 +236,13 @@ def test_subprocess_ctrl_c_saves_and_exits_cleanly(runs, tmp_path):
     done = subprocess.run(command("sample", out, "--max-len", 5), capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0
+
+
+def test_gradcheck_tour_passes_and_a_broken_op_fails(capsys):
+    assert cli.main(["gradcheck", "--plain"]) == 0
+    clean = capsys.readouterr().out
+    assert "FAIL" not in clean and " 0 failed" in clean
+    assert cli.main(["gradcheck", "--plain", "--break", "tanh"]) == 0  # broken on purpose
+    broken = capsys.readouterr().out
+    failing = [line for line in broken.splitlines() if "FAIL" in line]
+    assert failing and all("tanh" in line for line in failing)

@@ -47,6 +47,7 @@ from tinygrad_rnn.lm import (
     sample_text,
     score_text,
 )
+from tinygrad_rnn.tour import op_checks, op_names, run_checks
 from tinygrad_rnn.train import (
     BEST,
     LAST,
@@ -199,6 +200,9 @@ def build_parser() -> Parser:
     e.set_defaults(handler=cmd_eval)
 
     g = commands.add_parser("gradcheck", help="every op's backward against central differences")
+    g.add_argument("--break", dest="break_op", choices=op_names(op_checks()), metavar="OP",
+                   help="give OP (e.g. matmul) a wrong backward that forgets the upstream "
+                        "gradient, to see what a failure looks like")
     g.add_argument("--plain", action="store_true", help="plain text instead of a rich table")
     g.set_defaults(handler=cmd_gradcheck)
     return parser
@@ -306,10 +310,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_gradcheck(args: argparse.Namespace) -> int:
-    """The gradient-check tour as a table; 1 if any op fails."""
-    from tinygrad_rnn.tour import op_checks, run_checks
-
-    results = run_checks(op_checks())
+    """The gradient-check tour as a table; 1 if an op fails that was not broken on purpose."""
+    results = run_checks(op_checks(), break_op=args.break_op)
     table = Table(title="backward() vs central differences (float64)")
     for name in ("check", "max abs err", "max rel err", "result"):
         table.add_column(name, justify="left" if name == "check" else "right")
@@ -319,7 +321,7 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     Console(no_color=args.plain).print(table)
     failed = sum(not r.passed for r in results)
     print(f"{len(results) - failed} passed, {failed} failed")
-    return 1 if failed else 0
+    return 1 if failed and not args.break_op else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
