@@ -104,11 +104,11 @@ def run_check(check: Check, seed: int = 0, atol: float = 1e-5, rtol: float = 1e-
     upstream = rng.standard_normal(check.fn(*inputs).shape)
     analytic = analytic_grad(check.fn, inputs, upstream)
     numerical = numerical_grad(check.fn, inputs, upstream)
-    abs_err = max(float(np.max(np.abs(a - n), initial=0.0)) for a, n in zip(analytic, numerical))
+    pairs = list(zip(analytic, numerical, strict=True))
+    abs_err = max(float(np.max(np.abs(a - n), initial=0.0)) for a, n in pairs)
     rel_err = max(float(np.max(np.abs(a - n) / np.maximum(np.abs(n), 1e-8), initial=0.0))
-                  for a, n in zip(analytic, numerical))
-    passed = all(np.all(np.abs(a - n) <= atol + rtol * np.abs(n))
-                 for a, n in zip(analytic, numerical))
+                  for a, n in pairs)
+    passed = all(np.all(np.abs(a - n) <= atol + rtol * np.abs(n)) for a, n in pairs)
     return CheckResult(check.name, abs_err, rel_err, bool(passed))
 
 
@@ -118,7 +118,7 @@ def op_names(checks: list[Check]) -> list[str]:
 
 
 def run_checks(checks: list[Check], break_op: str | None = None) -> list[CheckResult]:
-    """Run every check; with `break_op` (an op name such as "matmul"), that op's backward is wrong."""
+    """Run every check; with `break_op` (an op name, e.g. "matmul"), that op's backward is wrong."""
     results = []
     for check in checks:
         if check.op is not None and check.op.op_name() == break_op:
