@@ -260,3 +260,29 @@ def test_a_custom_backward_with_the_wrong_gradient_shape_errors() -> None:
 
     with pytest.raises(RuntimeError, match=r"gradient of shape \(\) reached a tensor of shape"):
         Total.apply(leaf(1.0, 2.0)).backward()
+
+
+@pytest.mark.parametrize("order", ["slices first", "dense first", "dense between"])
+def test_slice_gradients_add_into_dense_ones_in_any_order(order):
+    # the engine adds slicing's gradient in place into the parent's gradient (SliceGrad);
+    # mixed with ordinary dense contributions in any order, the sum must be the same
+    x = Tensor(np.arange(12.0).reshape(3, 4), requires_grad=True)
+    r = np.random.default_rng(0).standard_normal((3, 4))
+    parts = {"slice0": lambda: (x[0] * r[0]).sum(), "slice12": lambda: (x[1:] * r[1:] * 2).sum(),
+             "dense": lambda: (x * r * 3).sum()}
+    names = {"slices first": ["slice0", "slice12", "dense"],
+             "dense first": ["dense", "slice0", "slice12"],
+             "dense between": ["slice0", "dense", "slice12"]}[order]
+    total = parts[names[0]]()
+    for name in names[1:]:
+        total = total + parts[name]()
+    total.backward()
+    expected = 3 * r + np.vstack([r[:1], 2 * r[1:]])
+    np.testing.assert_allclose(x.grad, expected, rtol=1e-12)
+
+
+def test_slice_gradient_keeps_float32_parent_float32():
+    x = Tensor(np.ones((4, 3), dtype=np.float32), requires_grad=True)
+    (x[1] * 2.0 + x[2:].sum(0)).sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad, [[0, 0, 0], [2, 2, 2], [1, 1, 1], [1, 1, 1]])

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn.tensor import Function, ShapeError, Tensor
+from tinygrad_rnn.tensor import Function, ShapeError, SliceGrad, Tensor
 
 __all__ = [
     "unbroadcast", "Add", "Sub", "Mul", "Div", "Neg", "Pow", "MatMul", "Exp", "Log", "Sqrt", "Abs",
@@ -434,7 +434,8 @@ def _is_basic(index: Any) -> bool:
 
 
 class GetItem(Function):
-    """y = x[index]   the gradient is scattered back; repeated indices add up (np.add.at)"""
+    """y = x[index]   the gradient is scattered back; repeated indices add up (np.add.at).
+    A basic index (ints, slices) returns a SliceGrad, added in place into the parent's gradient."""
 
     @staticmethod
     def forward(ctx, x, index=None):
@@ -448,11 +449,10 @@ class GetItem(Function):
     @staticmethod
     def backward(ctx, grad) -> Grads:
         shape, dtype, index = ctx.saved
+        if _is_basic(index):  # each element picked once: the engine adds grad into that slice
+            return (SliceGrad(index, grad),)
         dx = np.zeros(shape, dtype=np.result_type(dtype, grad.dtype))
-        if _is_basic(index):
-            dx[index] = grad
-        else:
-            np.add.at(dx, index, grad)
+        np.add.at(dx, index, grad)
         return (dx,)
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["Tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "ShapeError"]
+__all__ = ["Tensor", "Function", "SliceGrad", "no_grad", "enable_grad", "is_grad_enabled",
+           "ShapeError"]
 
 
 class ShapeError(ValueError):
@@ -241,16 +242,8 @@ class Tensor:
                 del ctx.saved
             try:
                 for parent, pg in zip(ctx.parents, parent_grads, strict=True):
-                    if pg is None or not parent.requires_grad:
-                        continue
-                    key = id(parent)
-                    if key not in grads:
-                        grads[key] = pg
-                    elif key in owned:
-                        grads[key] += pg
-                    else:
-                        grads[key] = grads[key] + pg
-                        owned.add(key)
+                    if pg is not None and parent.requires_grad:
+                        _add_gradient(grads, owned, parent, pg)
             except (ValueError, TypeError):
                 raise RuntimeError(f"backward: {type(ctx).op_name()}.backward must return a tuple "
                                    f"of {len(ctx.parents)} gradients (or None), one per input, "
@@ -499,6 +492,37 @@ def _dims(dim: int | Sequence[int] | None, ndim: int, op: str) -> tuple[int, ...
         if not -rank <= d < rank:
             raise ShapeError(f"{op}: dim {d} is out of range for a tensor with {ndim} dims")
     return tuple(sorted(int(d) % rank for d in dims))
+
+
+class SliceGrad(NamedTuple):
+    """A gradient that is zero except at `index` (what slicing's backward returns): the engine adds
+    `values` into that part of the parent's gradient in place, instead of building a mostly-zero
+    array per slice (which would make T slices of a length-T sequence cost O(T²))."""
+
+    index: Any
+    values: np.ndarray
+
+
+def _add_gradient(grads: dict[int, np.ndarray], owned: set[int], parent: Tensor,
+                  grad: np.ndarray | SliceGrad) -> None:
+    """Add one contribution to the gradient collected for `parent`. The first dense contribution
+    is stored as it is (no copy); arrays the engine made itself (`owned`) are added to in place."""
+    key = id(parent)
+    if isinstance(grad, SliceGrad):
+        if key not in owned:
+            dense = np.zeros(parent.shape, np.result_type(parent.dtype, grad.values.dtype))
+            if key in grads:
+                dense += grads[key]
+            grads[key] = dense
+            owned.add(key)
+        grads[key][grad.index] += grad.values
+    elif key not in grads:
+        grads[key] = grad
+    elif key in owned:
+        grads[key] += grad
+    else:
+        grads[key] = grads[key] + grad
+        owned.add(key)
 
 
 def _accumulate(tensor: Tensor, grad: np.ndarray) -> None:
