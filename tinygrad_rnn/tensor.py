@@ -50,6 +50,12 @@ def enable_grad() -> contextlib.AbstractContextManager:
     return _grad_mode(True)
 
 
+class _Anomaly:
+    """The checker `detect_anomaly()` (anomaly.py) plugs in; None when off: one check per op."""
+
+    checker: Any = None
+
+
 class Function:
     """One node of the graph. Subclasses define `forward(ctx, *arrays)` and `backward(ctx, grad)`.
 
@@ -82,6 +88,8 @@ class Function:
         except (ValueError, IndexError, TypeError) as error:
             shapes = ", ".join(str(t.shape) for t in inputs)
             raise ShapeError(f"{cls.op_name()}: {shapes}: {str(error).strip()}") from None
+        if _Anomaly.checker is not None:
+            _Anomaly.checker.forward(cls, ctx, inputs, data)
         out = Tensor.__new__(Tensor)
         out.data, out.grad, out._retain = data, None, False
         if _GradMode.enabled and any(t.requires_grad for t in inputs):
@@ -238,6 +246,8 @@ class Tensor:
                 raise RuntimeError(f"backward: the graph through {type(ctx).op_name()} was freed "
                                    f"by an earlier backward; pass retain_graph=True the first time")
             parent_grads = ctx.backward(ctx, g)
+            if _Anomaly.checker is not None:
+                _Anomaly.checker.backward(ctx, parent_grads)
             if not retain_graph:
                 del ctx.saved
             try:

@@ -21,6 +21,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import signal
 import threading
 import time
@@ -47,6 +48,7 @@ from tinygrad_rnn.data import (
     text_lines,
     vocab_from_json,
 )
+from tinygrad_rnn.generate import GenerationError
 from tinygrad_rnn.lm import (
     CELLS,
     LanguageModel,
@@ -240,7 +242,8 @@ def load_model(path: str) -> tuple[LanguageModel, Any, TrainConfig, dict[str, An
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{path} does not hold a consistent model ({e})"[:300]) from None
     if len(vocab) != model.config.vocab_size:
-        raise CheckpointError(f"{path}: the vocabulary does not match the model")
+        raise CheckpointError(f"{path}: its vocabulary has {len(vocab)} tokens but its model "
+                              f"was built for {model.config.vocab_size}")
     return model.eval(), vocab, cfg, meta
 
 
@@ -358,10 +361,13 @@ def train(cfg: TrainConfig, out: str, resume: bool = False,
     optimizer = OPTIMIZERS[cfg.optim](model.parameters(), lr=cfg.lr)
     scheduler = (optim.CosineAnnealingLR(optimizer, cfg.steps, eta_min=cfg.lr / 10)
                  if cfg.schedule == "cosine" else None)
+    _check_space(out, model)
     progress, state = _Progress(), None
     metrics = os.path.join(out, METRICS)
+    kept: int | None = None                  # the step last.ckpt holds (None: no file yet)
     if saved is not None:
         state = _restore(saved, out, data, model, optimizer, scheduler, progress)
+        kept = progress.step
         _keep_metrics(metrics, progress.step, cfg.eval_every)
     else:
         _write_json(os.path.join(out, "config.json"), json.dumps(
@@ -370,6 +376,7 @@ def train(cfg: TrainConfig, out: str, resume: bool = False,
         _write_json(metrics, "")
 
     def save(name: str, seconds: float) -> None:
+        nonlocal kept
         meta = _model_meta(cfg, model, data.vocab, progress.step)
         arrays = {f"model/{k}": v for k, v in model.state_dict().items()}
         if name == LAST:
@@ -379,7 +386,14 @@ def train(cfg: TrainConfig, out: str, resume: bool = False,
                    "progress": asdict(replace(progress, seconds=seconds)),
                    "digest": data.digest}
             meta["run"] = _split_arrays(run, "run", arrays)
-        save_checkpoint(os.path.join(out, name), arrays, meta)
+        try:
+            save_checkpoint(os.path.join(out, name), arrays, meta)
+        except OSError as e:
+            raise TrainError(f"cannot save {os.path.join(out, name)} at step {progress.step}: "
+                             f"{e.strerror or e}; the previous {name}, if any, is untouched"
+                             ) from None
+        if name == LAST:
+            kept = progress.step
 
     start_step, started = progress.step, time.monotonic()
     view.start(cfg, start_step, f"{sum(p.data.size for p in model.parameters()):,} parameters, "
@@ -393,9 +407,15 @@ def train(cfg: TrainConfig, out: str, resume: bool = False,
                 state = None                                                 # a fresh start
             logits, state = model(x, state)                                  # (T, B, V)
             loss = model.loss(logits, y)
+            if not math.isfinite(loss.item()):
+                raise _diverged(f"the training loss is {loss.item()}", progress.step + 1, out,
+                                kept)
             optimizer.zero_grad()
             loss.backward()
             grad_norm = _clip(model, cfg)
+            if not math.isfinite(grad_norm):                # a step would spoil the weights
+                raise _diverged(f"the gradient norm is {grad_norm}", progress.step + 1, out,
+                                kept)
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
@@ -409,13 +429,21 @@ def train(cfg: TrainConfig, out: str, resume: bool = False,
             over_time = cfg.minutes is not None and seconds >= cfg.minutes * 60
             if progress.step % cfg.eval_every == 0 or progress.step == cfg.steps or over_time:
                 record = _evaluate(model, data, cfg, progress, seconds, optimizer, grad_norm)
+                if record["val_loss"] is not None and not math.isfinite(record["val_loss"]):
+                    raise _diverged(f"the validation loss is {record['val_loss']}",
+                                    progress.step, out, kept)
+                try:                                        # before saving: NaN logits show
+                    sample = _sample(model, data, cfg, progress.step)
+                except GenerationError:
+                    raise _diverged("the model's logits are not finite", progress.step, out,
+                                    kept) from None
                 with open(metrics, "a", encoding="utf-8") as f:
                     f.write(json.dumps(record) + "\n")
                 records.append(record)
                 if record["val_loss"] == progress.best_val_loss:
                     save(BEST, seconds)
                 save(LAST, seconds)
-                view.evaluated(record, _sample(model, data, cfg, progress.step))
+                view.evaluated(record, sample)
                 model.train()
             if over_time or ctrl_c[0]:
                 stopped = "minutes" if over_time else "interrupt"
@@ -425,6 +453,25 @@ def train(cfg: TrainConfig, out: str, resume: bool = False,
     summary = Summary(progress.step, stopped, progress.best_val_loss, out, records)
     view.finish(summary)
     return summary
+
+
+def _check_space(out: str, model: LanguageModel) -> None:
+    """Refuse to start when the disk of `out` cannot hold the checkpoints: last.ckpt (the model
+    and up to two optimizer arrays per parameter) and best.ckpt, each written next to its old
+    copy before the swap: 8 model sizes, plus a MiB for metadata and logs."""
+    need = 8 * sum(p.data.nbytes for p in model.parameters()) + 2**20
+    free = shutil.disk_usage(out).free
+    if free < need:
+        raise TrainError(f"{out} has {free / 2**20:.1f} MiB free, but the checkpoints need "
+                         f"about {need / 2**20:.1f} MiB: free some space or choose another --out")
+
+
+def _diverged(what: str, step: int, out: str, kept: int | None) -> TrainError:
+    """The error that stops a run whose loss, gradients or logits stopped being finite."""
+    where = (f"{os.path.join(out, LAST)} still holds step {kept}" if kept is not None
+             else "no checkpoint was saved")
+    return TrainError(f"step {step}: {what}: training diverged and stopped ({where}); "
+                      f"train again with a lower --lr")
 
 
 def _state_arrays(state: State) -> Any:

@@ -1,0 +1,224 @@
+"""Training never loses the last good checkpoint: divergence (NaN/Inf), a full disk, a read-only
+directory, a save that fails mid-run; each is one clear line from the CLI (status 2)."""
+
+import errno
+import os
+import resource
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tinygrad_rnn import Function, cli, lm
+from tinygrad_rnn import checkpoint as checkpoint_module
+from tinygrad_rnn import train as train_module
+from tinygrad_rnn.anomaly import AnomalyError, detect_anomaly
+from tinygrad_rnn.checkpoint import load_checkpoint
+from tinygrad_rnn.train import BEST, LAST, METRICS, TrainConfig, TrainError, load_model, train
+
+TEXT = "the cat sat on the mat. the dog sat on the log. " * 12
+
+
+def small(tmp_path, **settings):
+    data = tmp_path / "data.txt"
+    data.write_text(TEXT, encoding="utf-8")
+    base = dict(data=str(data), hidden=12, embed=6, seq_len=8, batch_size=4, steps=20,
+                eval_every=5, val_frac=0.2)
+    return TrainConfig(**{**base, **settings})
+
+
+def snapshot(run):
+    """The bytes of every file of a run directory."""
+    return {p.name: p.read_bytes() for p in sorted(run.iterdir())}
+
+
+def poison_at(monkeypatch, call, poison):
+    """Make the model's `call`-th training forward run after `poison(model)`."""
+    forward, calls = lm.LanguageModel.forward, [0]
+
+    def spy(self, ids, state=None):
+        if self.training:
+            calls[0] += 1
+            if calls[0] == call:
+                poison(self)
+        return forward(self, ids, state)
+
+    monkeypatch.setattr(lm.LanguageModel, "forward", spy)
+
+
+def nan_weight(model):
+    model.head.bias.data[0] = np.nan
+
+
+# ---- divergence -----------------------------------------------------------------------------
+def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    poison_at(monkeypatch, 8, nan_weight)
+    with pytest.raises(TrainError) as info:
+        train(small(tmp_path), str(run))
+    assert str(info.value) == (f"step 8: the training loss is nan: training diverged and stopped "
+                               f"({run / LAST} still holds step 5); train again with a lower --lr")
+    model, _, _, meta = load_model(str(run / LAST))
+    assert meta["step"] == 5
+    assert all(np.isfinite(p.data).all() for p in model.parameters())
+    assert [line.count('"step": 5') for line in (run / METRICS).read_text().splitlines()] == [1]
+
+
+def test_divergence_before_any_checkpoint_says_none_was_saved(tmp_path, monkeypatch):
+    poison_at(monkeypatch, 2, nan_weight)
+    with pytest.raises(TrainError, match=r"^step 2: the training loss is nan: .*\(no checkpoint "
+                                         r"was saved\)"):
+        train(small(tmp_path), str(tmp_path / "run"))
+    assert not (tmp_path / "run" / LAST).exists()
+
+
+class InfGradient(Function):
+    """y = x with a backward that overflows: a finite loss whose gradient is not."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (grad * np.float32(np.inf),)
+
+
+def inf_gradient_head(monkeypatch):
+    head = lm.LanguageModel.forward
+
+    def forward(self, ids, state=None):
+        logits, state = head(self, ids, state)
+        return InfGradient.apply(logits), state
+
+    monkeypatch.setattr(lm.LanguageModel, "forward", forward)
+
+
+def test_a_non_finite_gradient_stops_before_the_weights_are_spoiled(tmp_path, monkeypatch):
+    config = small(tmp_path, steps=10)
+    train(config, str(tmp_path / "run"))
+    before = snapshot(tmp_path / "run")
+    inf_gradient_head(monkeypatch)
+    expected = r"^step 11: the gradient norm is (inf|nan): .* still holds step 10\)"
+    with np.errstate(invalid="ignore"), pytest.raises(TrainError, match=expected):
+        train(small(tmp_path, steps=20), str(tmp_path / "run"), resume=True)
+    assert snapshot(tmp_path / "run") == before
+
+
+def test_detect_anomaly_names_the_op_behind_a_diverging_run(tmp_path, monkeypatch):
+    inf_gradient_head(monkeypatch)
+    with detect_anomaly(), pytest.raises(AnomalyError, match=r"^detect_anomaly: infgradient "
+                                                             r"backward returned inf"):
+        train(small(tmp_path), str(tmp_path / "run"))
+
+
+def test_a_huge_learning_rate_is_one_line_from_the_cli_and_saves_no_bad_model(tmp_path, capsys):
+    config = small(tmp_path)
+    argv = ["train", "--data", config.data, "--hidden", "12", "--embed", "6", "--seq-len", "8",
+            "--batch-size", "4", "--steps", "40", "--eval-every", "5", "--optim", "sgd",
+            "--lr", "1e30", "--clip", "0", "--plain", "--out", str(tmp_path / "run")]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "training diverged and stopped" in err, err
+    assert "(no checkpoint was saved)" in err                # weights of 1e29 overflow at once
+    assert not (tmp_path / "run" / LAST).exists() and not (tmp_path / "run" / BEST).exists()
+
+
+# ---- full disk, read-only directory, failing saves ------------------------------------------
+def test_a_full_disk_is_refused_before_training(tmp_path, monkeypatch):
+    class Usage:
+        free = 100_000                                         # bytes: less than 8 model sizes
+
+    monkeypatch.setattr(train_module.shutil, "disk_usage", lambda path: Usage)
+    with pytest.raises(TrainError, match=r"has 0\.1 MiB free, but the checkpoints need about "
+                                         r"\d+\.\d MiB: free some space"):
+        train(small(tmp_path), str(tmp_path / "run"))
+    assert not any(p.name in (LAST, METRICS) for p in (tmp_path / "run").iterdir())
+    Usage.free = 10 * 2**20                                    # the same run with room: trains
+    assert train(small(tmp_path, steps=5), str(tmp_path / "run")).step == 5
+
+
+def test_a_read_only_directory_is_refused_before_training(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "ro"
+    out.mkdir()
+    real_open = open
+
+    def read_only_open(file, mode="r", *args, **kwargs):
+        if str(file).startswith(str(out)) and any(c in mode for c in "wax+"):
+            raise OSError(errno.EROFS, "Read-only file system", str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(train_module, "open", read_only_open, raising=False)
+    code = cli.main(["train", "--data", small(tmp_path).data, "--out", str(out), "--plain"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err == f"tinygrad-rnn train: error: cannot write to {out}: Read-only file system\n"
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only directory")
+def test_a_read_only_directory_by_permissions(tmp_path):
+    out = tmp_path / "ro"
+    out.mkdir(mode=0o555)
+    with pytest.raises(TrainError, match="cannot write to .*: Permission denied"):
+        train(small(tmp_path), str(out))
+
+
+def fail_on_save(monkeypatch, nth, error):
+    """Make the `nth` call of the checkpoint writer write a little, then raise `error`."""
+    write, calls = checkpoint_module._write_npz, [0]
+
+    def flaky(file, arrays):
+        calls[0] += 1
+        if calls[0] == nth:
+            file.write(b"PK\x03\x04 partial")
+            raise error
+        write(file, arrays)
+
+    monkeypatch.setattr(checkpoint_module, "_write_npz", flaky)
+
+
+def test_a_save_failing_mid_training_keeps_the_old_checkpoint(tmp_path, monkeypatch, capsys):
+    run = tmp_path / "run"
+    args = ["train", "--data", small(tmp_path).data, "--hidden", "12", "--embed", "6",
+            "--seq-len", "8", "--batch-size", "4", "--eval-every", "5", "--plain", "--out",
+            str(run)]
+    assert cli.main([*args, "--steps", "10"]) == 0
+    before = snapshot(run)
+    fail_on_save(monkeypatch, 2, OSError(errno.ENOSPC, "No space left on device"))
+    code = cli.main(["train", "--out", str(run), "--resume", "--steps", "20", "--plain"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1
+    assert f"cannot save {run / LAST} at step 15: No space left on device; the previous " \
+           f"{LAST}, if any, is untouched" in err
+    assert (run / LAST).read_bytes() == before[LAST]
+    assert load_checkpoint(run / LAST)[1]["step"] == 10
+    assert load_checkpoint(run / BEST)[1]["step"] in (10, 15)    # the first save, of best, ran
+    assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]
+    monkeypatch.undo()                                          # the disk has room again
+    assert cli.main(["train", "--out", str(run), "--resume", "--steps", "20", "--plain"]) == 0
+    assert load_checkpoint(run / LAST)[1]["step"] == 20
+
+
+def limited_file_size():
+    """In the child: files may not grow past 20 kB, and the kernel says so with EFBIG."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+
+def test_a_real_write_limit_in_a_subprocess_is_one_line_and_loses_nothing(tmp_path):
+    """A kernel-enforced file-size limit (RLIMIT_FSIZE, no root needed) stands in for a disk
+    that fills up: the first checkpoint of a 60 kB model cannot be written."""
+    run = tmp_path / "run"
+    argv = ["train", "--data", small(tmp_path).data, "--hidden", "48", "--embed", "8",
+            "--seq-len", "8", "--batch-size", "4", "--steps", "10", "--eval-every", "5",
+            "--plain", "--out", str(run)]
+    done = subprocess.run([sys.executable, "-m", "tinygrad_rnn", *argv], capture_output=True,
+                          text=True, timeout=120, preexec_fn=limited_file_size)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert f"cannot save {run / BEST} at step 5: File too large" in done.stderr
+    assert sorted(p.name for p in run.iterdir()) == ["config.json", METRICS, "vocab.json"]
