@@ -328,7 +328,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (2 for bad input, with one line on stderr)."""
     args = build_parser().parse_args(argv)
     try:
-        return args.handler(args)
+        with np.errstate(all="ignore"):      # non-finite values are reported once, as errors
+            return args.handler(args)
     except (*EXPECTED, UsageError) as e:
         message = " ".join(str(e).split())
     except OSError as e:
