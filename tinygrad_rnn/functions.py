@@ -417,13 +417,16 @@ class Permute(Function):
 
     @staticmethod
     def forward(ctx, x, dims=()):
-        ctx.save_for_backward(dims)
-        return np.transpose(x, dims)
+        inverse = [0] * len(dims)
+        for position, d in enumerate(dims):
+            inverse[d] = position         # the inverse permutation puts each dim back
+        ctx.save_for_backward(tuple(inverse))
+        return x.transpose(dims)
 
     @staticmethod
     def backward(ctx, grad) -> Grads:
-        (dims,) = ctx.saved
-        return (np.transpose(grad, np.argsort(dims)),)
+        (inverse,) = ctx.saved
+        return (grad.transpose(inverse),)
 
 
 def _is_basic(index: Any) -> bool:
