@@ -284,10 +284,14 @@ def _keep_metrics(path: str, step: int, eval_every: int) -> None:
     the extra one a stop added, so the resumed log reads as if the run had never stopped."""
     if not os.path.exists(path):
         return
+    records = []
     with open(path, encoding="utf-8") as f:
-        records = [json.loads(line) for line in f if line.strip()]
-    kept = [json.dumps(r) + "\n" for r in records
-            if r["step"] <= step and r["step"] % eval_every == 0]
+        for line in f:
+            with contextlib.suppress(json.JSONDecodeError):   # a line torn by a crash or a
+                records.append(json.loads(line))              # full disk: evaluated again
+    kept = [json.dumps(r) + "\n" for r in records if isinstance(r, dict)
+            and isinstance(r.get("step"), int) and r["step"] <= step
+            and r["step"] % eval_every == 0]
     _write_json(path, "".join(kept))
 
 
