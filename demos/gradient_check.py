@@ -1,4 +1,4 @@
-"""The gradient-check tour: every primitive op checked against central differences.
+"""The gradient-check tour: every primitive op, cell and layer against central differences.
 
     python demos/gradient_check.py                 # all ops pass
     python demos/gradient_check.py --break matmul  # a wrong backward: what failure looks like

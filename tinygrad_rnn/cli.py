@@ -7,6 +7,9 @@
     tinygrad-rnn score runs/help "The apple and pair salad." "The apple and pear salad."
     tinygrad-rnn eval runs/help --data notes.txt --json
     tinygrad-rnn gradcheck
+    tinygrad-rnn vanishing --quick --svg vanishing.svg
+    tinygrad-rnn graph "tanh(x @ w + b)" --input x=2,3 --input w=3,2 --input b=2 --trace
+    tinygrad-rnn graph --cell lstm --dot lstm.dot
 
 Bad input exits with status 2 and one line on stderr, never a traceback.
 """
@@ -47,7 +50,7 @@ from tinygrad_rnn.lm import (
     sample_text,
     score_text,
 )
-from tinygrad_rnn.tour import op_checks, op_names, run_checks
+from tinygrad_rnn.tour import all_checks, op_checks, op_names, run_checks
 from tinygrad_rnn.train import (
     BEST,
     LAST,
@@ -199,12 +202,32 @@ def build_parser() -> Parser:
     e.add_argument("--json", action="store_true", help="print JSON")
     e.set_defaults(handler=cmd_eval)
 
-    g = commands.add_parser("gradcheck", help="every op's backward against central differences")
+    g = commands.add_parser("gradcheck", help="every op's, cell's and layer's backward against "
+                            "central differences")
     g.add_argument("--break", dest="break_op", choices=op_names(op_checks()), metavar="OP",
                    help="give OP (e.g. matmul) a wrong backward that forgets the upstream "
                         "gradient, to see what a failure looks like")
     g.add_argument("--plain", action="store_true", help="plain text instead of a rich table")
     g.set_defaults(handler=cmd_gradcheck)
+
+    v = commands.add_parser("vanishing", help="vanishing and exploding gradients, measured")
+    v.add_argument("--quick", action="store_true", help="short sequences, a few seconds")
+    v.add_argument("--seed", type=natural, default=0, help="random seed (0)")
+    v.add_argument("--svg", metavar="FILE", help="also save the picture as an SVG file")
+    v.set_defaults(handler=cmd_vanishing)
+
+    d = commands.add_parser("graph", help="the computation graph of a cell step or an expression")
+    d.add_argument("expression", nargs="?", help='a Tensor expression, e.g. "tanh(x @ w + b)" '
+                   "(the default, with x=2,3 w=3,2 b=2 and x needing no grad)")
+    d.add_argument("--cell", choices=["rnn", "gru", "lstm"], help="one step of this cell instead")
+    d.add_argument("--input", action="append", default=[], metavar="NAME=SHAPE",
+                   help="an input's shape, e.g. x=4,3 (repeat for each input)")
+    d.add_argument("--no-grad", action="append", default=[], metavar="NAME",
+                   help="this input needs no gradient (e.g. the data x)")
+    d.add_argument("--dot", metavar="FILE", help="also write Graphviz DOT text to FILE")
+    d.add_argument("--trace", action="store_true",
+                   help="also print each op forward and each gradient backward")
+    d.set_defaults(handler=cmd_graph)
     return parser
 
 
@@ -310,18 +333,86 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_gradcheck(args: argparse.Namespace) -> int:
-    """The gradient-check tour as a table; 1 if an op fails that was not broken on purpose."""
-    results = run_checks(op_checks(), break_op=args.break_op)
-    table = Table(title="backward() vs central differences (float64)")
-    for name in ("check", "max abs err", "max rel err", "result"):
-        table.add_column(name, justify="left" if name == "check" else "right")
-    for r in results:
-        table.add_row(r.name, f"{r.max_abs_error:.1e}", f"{r.max_rel_error:.1e}",
+    """The gradient-check tour as a table; 1 if a check fails that was not broken on purpose."""
+    results = run_checks(all_checks(), break_op=args.break_op)
+    table = Table(title="backward() vs central differences (float64)",
+                  caption="cells and layers: every element of the input, the state and "
+                          "each parameter")
+    for name in ("kind", "check", "max abs err", "max rel err", "result"):
+        table.add_column(name, justify="left" if name in ("kind", "check") else "right")
+    for previous, r in zip([None, *results], results, strict=False):
+        if previous is not None and previous.kind != r.kind:
+            table.add_section()
+        table.add_row(r.kind, r.name, f"{r.max_abs_error:.1e}", f"{r.max_rel_error:.1e}",
                       "pass" if r.passed else "FAIL")
     Console(no_color=args.plain).print(table)
     failed = sum(not r.passed for r in results)
     print(f"{len(results) - failed} passed, {failed} failed")
     return 1 if failed and not args.break_op else 0
+
+
+def _writable(path: str, flag: str) -> None:
+    """Refuse an output path whose directory does not exist, before any work is done."""
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        raise UsageError(f"{flag} {path}: the directory does not exist")
+
+
+def cmd_vanishing(args: argparse.Namespace) -> int:
+    """‖∂L/∂h⟨t⟩‖ over time for RNN, GRU and LSTM, then clipping; optionally saved as SVG."""
+    from tinygrad_rnn.viz.vanishing_view import QUICK, Settings, show_vanishing
+
+    if args.svg is not None:
+        _writable(args.svg, "--svg")
+    console = Console(record=args.svg is not None)
+    show_vanishing(console, replace(QUICK if args.quick else Settings(), seed=args.seed))
+    if args.svg is not None:
+        console.save_svg(args.svg, title="tinygrad-rnn vanishing")
+        print(f"saved {args.svg}")
+    return 0
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    """Draw the graph as a tree; optionally write DOT and trace forward and backward."""
+    from tinygrad_rnn.trace import trace
+    from tinygrad_rnn.viz import graph_tree, to_dot
+    from tinygrad_rnn.viz.expression import ExpressionError
+    from tinygrad_rnn.viz.graph_view import (
+        DEFAULT_EXPRESSION,
+        DEFAULT_INPUTS,
+        cell_source,
+        expression_source,
+    )
+
+    if args.cell and (args.expression or args.input or args.no_grad):
+        raise UsageError("give either --cell or an expression (with --input/--no-grad), not both")
+    if args.dot is not None:
+        _writable(args.dot, "--dot")
+    default = args.expression is None and not args.input
+
+    try:
+        if args.cell:
+            names, compute = cell_source(args.cell)
+        elif default:
+            names, compute = expression_source(DEFAULT_EXPRESSION, DEFAULT_INPUTS,
+                                               args.no_grad or ["x"])
+        else:
+            names, compute = expression_source(args.expression or DEFAULT_EXPRESSION, args.input,
+                                               args.no_grad)
+    except ExpressionError as e:
+        raise UsageError(str(e)) from None
+    root = compute()
+    console = Console()
+    console.print(graph_tree(root, names))
+    if args.dot is not None:
+        with open(args.dot, "w", encoding="utf-8") as f:
+            f.write(to_dot(root, names))
+        print(f"wrote {args.dot} (render it with: dot -Tsvg {args.dot} -o graph.svg)")
+    if args.trace:
+        print("forward, op by op; then backward from a random upstream gradient:")
+        with trace(names):
+            root = compute()
+            root.backward(np.random.default_rng(0).standard_normal(root.shape))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

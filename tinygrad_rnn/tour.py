@@ -1,5 +1,6 @@
-"""The gradient-check tour: every primitive op (and each recurrent cell and layer) against central
-differences, as a table of errors a learner can read at a glance.
+"""The gradient-check tour: every primitive op, each recurrent cell and each layer against central
+differences (float64, every element of every input and parameter), as a table of errors a learner
+can read at a glance.
 
 `break_op` swaps in a deliberately wrong backward for one op — it forgets to multiply by the
 upstream gradient, the classic chain-rule slip — to show what a failure looks like.
@@ -14,11 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinygrad_rnn import functions as F
+from tinygrad_rnn import nn
 from tinygrad_rnn.creation import cat, stack, where
 from tinygrad_rnn.gradcheck import analytic_grad, numerical_grad
 from tinygrad_rnn.tensor import Function, Tensor
 
-__all__ = ["Check", "CheckResult", "op_checks", "op_names", "run_check", "run_checks", "broken"]
+__all__ = ["Check", "CheckResult", "op_checks", "module_checks", "all_checks", "op_names",
+           "run_check", "run_checks", "broken"]
 
 
 @dataclass(frozen=True)
@@ -27,9 +30,11 @@ class Check:
 
     name: str
     op: type[Function] | None  # the primitive it exercises (what --break can break)
-    fn: Callable[..., Tensor]
+    fn: Callable[..., Tensor]  # fn(*inputs), or fn(module, *inputs) when `module` is given
     shapes: tuple[tuple[int, ...], ...]
     positive: bool = False  # draw inputs in [0.5, 1.5] (log, sqrt, pow)
+    kind: str = "op"  # "op", "cell" or "layer": the section of the table
+    module: Callable[[], nn.Module] | None = None  # its parameters are checked too
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,7 @@ class CheckResult:
     max_abs_error: float
     max_rel_error: float
     passed: bool
+    kind: str = "op"
 
 
 def _targets() -> np.ndarray:
@@ -81,6 +87,47 @@ def op_checks() -> list[Check]:
     ]
 
 
+def _cell_output(state: Tensor | tuple[Tensor, Tensor]) -> Tensor:
+    """A cell's new state as one tensor: h', or h' and c' side by side (LSTM)."""
+    return cat(list(state), 1) if isinstance(state, tuple) else state
+
+
+def _layer_output(output: Tensor, final: Tensor | tuple[Tensor, Tensor]) -> Tensor:
+    """A layer's output and final state(s), flattened into one vector."""
+    finals = list(final) if isinstance(final, tuple) else [final]
+    return cat([t.reshape(-1) for t in [output, *finals]], 0)
+
+
+def module_checks() -> list[Check]:
+    """One check per cell (one step from a given state) and per layer (2 layers, bidirectional,
+    3 steps, batch 2), over the input, the initial state and every parameter."""
+    cell = ((2, 2), (2, 3))                              # x (B, I), h (B, H)
+    layer = ((3, 2, 2), (4, 2, 2))                       # x (T, B, I), h0 (L·D, B, H)
+    stacked = {"num_layers": 2, "bidirectional": True}
+    return [
+        Check("RNNCell (tanh)", None, lambda m, x, h: m(x, h), cell, kind="cell",
+              module=lambda: nn.RNNCell(2, 3)),
+        Check("RNNCell (relu)", None, lambda m, x, h: m(x, h), cell, kind="cell",
+              module=lambda: nn.RNNCell(2, 3, nonlinearity="relu")),
+        Check("GRUCell", None, lambda m, x, h: m(x, h), cell, kind="cell",
+              module=lambda: nn.GRUCell(2, 3)),
+        Check("LSTMCell", None, lambda m, x, h, c: _cell_output(m(x, (h, c))),
+              (*cell, (2, 3)), kind="cell", module=lambda: nn.LSTMCell(2, 3)),
+        Check("RNN (2 layers, bidirectional)", None, lambda m, x, h: _layer_output(*m(x, h)),
+              layer, kind="layer", module=lambda: nn.RNN(2, 2, **stacked)),
+        Check("GRU (2 layers, bidirectional)", None, lambda m, x, h: _layer_output(*m(x, h)),
+              layer, kind="layer", module=lambda: nn.GRU(2, 2, **stacked)),
+        Check("LSTM (2 layers, bidirectional)", None,
+              lambda m, x, h, c: _layer_output(*m(x, (h, c))), (*layer, (4, 2, 2)),
+              kind="layer", module=lambda: nn.LSTM(2, 2, **stacked)),
+    ]
+
+
+def all_checks() -> list[Check]:
+    """The whole tour: every primitive op, then each cell, then each layer."""
+    return op_checks() + module_checks()
+
+
 @contextlib.contextmanager
 def broken(op: type[Function]) -> Iterator[None]:
     """Within this context `op.backward` forgets the upstream gradient (uses ones instead)."""
@@ -96,20 +143,35 @@ def broken(op: type[Function]) -> Iterator[None]:
         op.backward = original
 
 
+def _prepare(check: Check, rng: np.random.Generator) -> tuple[Callable[..., Tensor], list[Tensor]]:
+    """The function to check and its inputs: the drawn tensors, then any module's parameters."""
+    inputs = [Tensor(rng.uniform(0.5, 1.5, s) if check.positive else rng.standard_normal(s),
+                     requires_grad=True) for s in check.shapes]
+    if check.module is None:
+        return check.fn, inputs
+    module, count = check.module().double(), len(inputs)
+    for p in module.parameters():
+        p.data = rng.uniform(-1.0, 1.0, p.shape)        # the same values on every run
+
+    def fn(*tensors: Tensor) -> Tensor:
+        return check.fn(module, *tensors[:count])       # the module reads its own parameters
+
+    return fn, inputs + list(module.parameters())
+
+
 def run_check(check: Check, seed: int = 0, atol: float = 1e-5, rtol: float = 1e-3) -> CheckResult:
     """Compare analytic and numerical gradients of one check; report the worst errors."""
     rng = np.random.default_rng(seed)
-    inputs = [Tensor(rng.uniform(0.5, 1.5, s) if check.positive else rng.standard_normal(s),
-                     requires_grad=True) for s in check.shapes]
-    upstream = rng.standard_normal(check.fn(*inputs).shape)
-    analytic = analytic_grad(check.fn, inputs, upstream)
-    numerical = numerical_grad(check.fn, inputs, upstream)
+    fn, inputs = _prepare(check, rng)
+    upstream = rng.standard_normal(fn(*inputs).shape)
+    analytic = analytic_grad(fn, inputs, upstream)
+    numerical = numerical_grad(fn, inputs, upstream)
     pairs = list(zip(analytic, numerical, strict=True))
     abs_err = max(float(np.max(np.abs(a - n), initial=0.0)) for a, n in pairs)
     rel_err = max(float(np.max(np.abs(a - n) / np.maximum(np.abs(n), 1e-8), initial=0.0))
                   for a, n in pairs)
     passed = all(np.all(np.abs(a - n) <= atol + rtol * np.abs(n)) for a, n in pairs)
-    return CheckResult(check.name, abs_err, rel_err, bool(passed))
+    return CheckResult(check.name, abs_err, rel_err, bool(passed), check.kind)
 
 
 def op_names(checks: list[Check]) -> list[str]:

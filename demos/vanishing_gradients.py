@@ -1,0 +1,15 @@
+"""Vanishing and exploding gradients, measured and drawn in the terminal.
+
+    python demos/vanishing_gradients.py                    # T = 50, RNN vs GRU vs LSTM (~1-2 min)
+    python demos/vanishing_gradients.py --quick            # short sequences, a few seconds
+    python demos/vanishing_gradients.py --svg vanishing.svg   # also save the picture
+
+The same as `tinygrad-rnn vanishing`; the numbers come from tinygrad_rnn/vanishing.py.
+"""
+
+import sys
+
+from tinygrad_rnn.cli import main
+
+if __name__ == "__main__":
+    raise SystemExit(main(["vanishing", *sys.argv[1:]]))
