@@ -185,6 +185,9 @@ def _load_data(cfg: TrainConfig) -> _Data:
         return _Data(vocab, batches, [vocab.encode(s) for s in val], digest)
     vocab = CharVocab.from_text(text) if cfg.level == "char" else WordVocab.from_text(text)
     train, val = split_train_val(vocab.encode(text), cfg.val_frac)
+    if len(val) == 1:                                  # found now, not at the first evaluation
+        raise DataError(f"--val-frac {cfg.val_frac} holds out 1 of {len(train) + 1} tokens; "
+                        f"validation needs at least 2: use a larger --val-frac, or 0")
     return _Data(vocab, StreamBatches(train, cfg.batch_size, cfg.seq_len), list(val), digest)
 
 

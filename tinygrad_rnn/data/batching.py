@@ -165,7 +165,8 @@ class LineBatches:
             raise DataError("line batch state needs \"order\", \"position\", \"epoch\" and "
                             "\"rng\"") from None
         n = len(self.lines)
-        if not (isinstance(order, list) and sorted(order) == list(range(n))
+        if not (isinstance(order, list) and all(isinstance(i, int) for i in order)
+                and sorted(order) == list(range(n))
                 and isinstance(position, int) and 0 <= position < n
                 and isinstance(epoch, int) and epoch >= 0):
             raise DataError(f"line batch state does not fit these {n} lines: "
