@@ -363,7 +363,7 @@ def cmd_vanishing(args: argparse.Namespace) -> int:
 
     if args.svg is not None:
         _writable(args.svg, "--svg")
-    console = Console(record=args.svg is not None)
+    console = Console(record=args.svg is not None, width=max(Console().width, 120))  # T = 50 fits
     show_vanishing(console, replace(QUICK if args.quick else Settings(), seed=args.seed))
     if args.svg is not None:
         console.save_svg(args.svg, title="tinygrad-rnn vanishing")
