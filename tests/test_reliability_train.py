@@ -222,3 +222,24 @@ def test_a_real_write_limit_in_a_subprocess_is_one_line_and_loses_nothing(tmp_pa
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert f"cannot save {run / BEST} at step 5: File too large" in done.stderr
     assert sorted(p.name for p in run.iterdir()) == ["config.json", METRICS, "vocab.json"]
+
+
+# ---- sizes too big to allocate, arguments with line breaks ----------------------------------
+@pytest.mark.parametrize("flags", [["--hidden", "9" * 25], ["--embed", "99999999999"]])
+def test_a_model_too_big_to_allocate_is_one_line(tmp_path, capsys, flags):
+    argv = ["train", "--data", small(tmp_path).data, "--batch-size", "2", "--seq-len", "4",
+            "--steps", "1", "--plain", "--out", str(tmp_path / "run"), *flags]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("tinygrad-rnn train: error: cannot build a model with --hidden ")
+    assert f"{flags[0]} {flags[1]} " in err and err.endswith(": choose smaller sizes\n")
+    assert not (tmp_path / "run" / LAST).exists()
+
+
+def test_an_argparse_error_quoting_a_line_break_stays_one_line(capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["sample", "somewhere", "--top-k", "1\n2"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--top-k" in err

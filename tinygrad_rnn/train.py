@@ -363,8 +363,13 @@ def train(cfg: TrainConfig, out: str, resume: bool = False,
                              f"on --resume")
     manual_seed(cfg.seed)
     data = _load_data(cfg)
-    model = LanguageModel(ModelConfig(len(data.vocab), cfg.cell, cfg.hidden, cfg.layers,
-                                      cfg.embed, cfg.dropout))
+    model_config = ModelConfig(len(data.vocab), cfg.cell, cfg.hidden, cfg.layers, cfg.embed,
+                               cfg.dropout)
+    try:
+        model = LanguageModel(model_config)
+    except (MemoryError, ValueError) as e:               # numpy: cannot allocate, too big
+        raise TrainError(f"cannot build a model with --hidden {cfg.hidden} --embed {cfg.embed} "
+                         f"--layers {cfg.layers} ({e}): choose smaller sizes") from None
     optimizer = OPTIMIZERS[cfg.optim](model.parameters(), lr=cfg.lr)
     scheduler = (optim.CosineAnnealingLR(optimizer, cfg.steps, eta_min=cfg.lr / 10)
                  if cfg.schedule == "cosine" else None)
