@@ -286,3 +286,19 @@ def test_slice_gradient_keeps_float32_parent_float32():
     (x[1] * 2.0 + x[2:].sum(0)).sum().backward()
     assert x.grad.dtype == np.float32
     np.testing.assert_array_equal(x.grad, [[0, 0, 0], [2, 2, 2], [1, 1, 1], [1, 1, 1]])
+
+
+def test_graph_keeps_nodes_not_intermediate_arrays() -> None:
+    # add saves no array for backward, tanh saves its output: once `a` is dropped, a's array
+    # must be freed although the graph through it is still alive (as in PyTorch)
+    x = Tensor(np.ones((50, 40)), requires_grad=True)
+    a = x + 1.0
+    freed = weakref.ref(a.data)
+    y = a.tanh()
+    kept = weakref.ref(y.data)
+    del a
+    gc.collect()
+    assert freed() is None
+    assert kept() is not None
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad, 1.0 - np.tanh(2.0) ** 2)

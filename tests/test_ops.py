@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import Tensor, gradcheck
+from tinygrad_rnn import Function, Tensor, gradcheck
 from tinygrad_rnn import functions as F
 from tinygrad_rnn.testing import arrays, broadcastable_shapes, shapes
 
@@ -388,12 +388,13 @@ def test_table_covers_every_primitive(data: st.DataObject) -> None:
 
 
 def reached_functions(out: Tensor) -> set[str]:
-    names, stack = set(), [out]
+    """The op classes in the graph behind `out` (graph parents are ops, or leaf tensors)."""
+    names, stack = set(), [out._ctx]
     while stack:
-        t = stack.pop()
-        if t._ctx is not None:
-            names.add(type(t._ctx).__name__)
-            stack.extend(t._ctx.parents)
+        node = stack.pop()
+        if isinstance(node, Function):
+            names.add(type(node).__name__)
+            stack.extend(node.parents)
     return names
 
 

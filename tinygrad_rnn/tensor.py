@@ -9,8 +9,9 @@ the chain rule at each node, accumulating gradients into leaves with `+=`, as Py
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
-from typing import Any, NamedTuple
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, NamedTuple, Union
 
 import numpy as np
 
@@ -59,11 +60,15 @@ class _Anomaly:
 class Function:
     """One node of the graph. Subclasses define `forward(ctx, *arrays)` and `backward(ctx, grad)`.
 
-    An instance is the node's context: `parents` (the input Tensors, in order), `saved` (arrays kept
-    for backward) and `needs_input_grad` (one bool per input, so backward can skip work).
+    An instance is the node's context: `parents` (one per input, in order: the node that made the
+    input, or the input tensor itself when nothing made it, a leaf), `saved` (arrays kept for
+    backward), `needs_input_grad` (one bool per input, so backward can skip work) and `shape` (of
+    the output). The graph holds nodes, not the tensors between them: an intermediate result's
+    array is freed as soon as nothing uses it, unless an op saved it for backward.
     """
 
-    __slots__ = ("parents", "saved", "needs_input_grad")
+    __slots__ = ("parents", "saved", "needs_input_grad", "shape")
+    retained: Callable[[], Tensor | None] | None = None  # set by Tensor.retain_grad (a weakref)
 
     def save_for_backward(self, *arrays: Any) -> None:
         self.saved = arrays
@@ -91,10 +96,11 @@ class Function:
         if _Anomaly.checker is not None:
             _Anomaly.checker.forward(cls, ctx, inputs, data)
         out = Tensor.__new__(Tensor)
-        out.data, out.grad, out._retain = data, None, False
-        if _GradMode.enabled and any(t.requires_grad for t in inputs):
-            ctx.parents = inputs
-            ctx.needs_input_grad = tuple(t.requires_grad for t in inputs)
+        out.data, out.grad = data, None
+        needs = tuple([t.requires_grad for t in inputs])
+        if _GradMode.enabled and True in needs:
+            ctx.parents = tuple([t if t._ctx is None else t._ctx for t in inputs])
+            ctx.needs_input_grad, ctx.shape = needs, data.shape
             out.requires_grad, out._ctx = True, ctx
         else:
             out.requires_grad, out._ctx = False, None
@@ -116,14 +122,13 @@ def _as_array(data: Any, dtype: Any) -> np.ndarray:
 class Tensor:
     """An n-dimensional array that remembers how it was computed, so it can be differentiated."""
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_retain", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "__weakref__")
     __array_priority__ = 1000  # so `ndarray + Tensor` defers to Tensor.__radd__
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         self.data: np.ndarray = _as_array(data, dtype)
         self.grad: np.ndarray | None = None
         self._ctx: Function | None = None
-        self._retain = False
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -201,7 +206,8 @@ class Tensor:
         """Keep `.grad` on this intermediate tensor after backward (e.g. dL/dh at each step)."""
         if not self.requires_grad:
             raise RuntimeError("retain_grad: this tensor does not require grad")
-        self._retain = True
+        if self._ctx is not None:
+            self._ctx.retained = weakref.ref(self)
         return self
 
     def astype(self, dtype: Any) -> Tensor:
@@ -233,15 +239,19 @@ class Tensor:
             if grad.shape != self.shape:
                 raise ShapeError(f"backward: gradient of shape {grad.shape} for a tensor of "
                                  f"shape {self.shape}")
-        grads: dict[int, np.ndarray] = {id(self): grad}
+        if self._ctx is None:  # a leaf: d self / d self = 1
+            _accumulate(self, grad)
+            return
+        grads: dict[int, np.ndarray] = {id(self._ctx): grad}
         owned: set[int] = set()  # ids of gradient arrays made here, safe to add into in place
-        for node in reversed(_topological_order(self)):
-            g = grads.pop(id(node))
-            ctx = node._ctx
-            if ctx is None or node._retain:
-                _accumulate(node, g)
-            if ctx is None:
+        for ctx in reversed(_topological_order(self._ctx)):
+            g = grads.pop(id(ctx))
+            if isinstance(ctx, Tensor):  # a leaf that requires grad: its gradient is complete
+                _accumulate(ctx, g)
                 continue
+            retained = ctx.retained() if ctx.retained is not None else None
+            if retained is not None:
+                _accumulate(retained, g)
             if not hasattr(ctx, "saved"):
                 raise RuntimeError(f"backward: the graph through {type(ctx).op_name()} was freed "
                                    f"by an earlier backward; pass retain_graph=True the first time")
@@ -251,8 +261,9 @@ class Tensor:
             if not retain_graph:
                 del ctx.saved
             try:
-                for parent, pg in zip(ctx.parents, parent_grads, strict=True):
-                    if pg is not None and parent.requires_grad:
+                for parent, needs, pg in zip(ctx.parents, ctx.needs_input_grad, parent_grads,
+                                             strict=True):
+                    if needs and pg is not None:
                         _add_gradient(grads, owned, parent, pg)
             except (ValueError, TypeError):
                 raise RuntimeError(f"backward: {type(ctx).op_name()}.backward must return a tuple "
@@ -504,6 +515,9 @@ def _dims(dim: int | Sequence[int] | None, ndim: int, op: str) -> tuple[int, ...
     return tuple(sorted(int(d) % rank for d in dims))
 
 
+Node = Union[Function, "Tensor"]  # a graph node: an op, or a leaf tensor
+
+
 class SliceGrad(NamedTuple):
     """A gradient that is zero except at `index` (what slicing's backward returns): the engine adds
     `values` into that part of the parent's gradient in place, instead of building a mostly-zero
@@ -513,14 +527,14 @@ class SliceGrad(NamedTuple):
     values: np.ndarray
 
 
-def _add_gradient(grads: dict[int, np.ndarray], owned: set[int], parent: Tensor,
+def _add_gradient(grads: dict[int, np.ndarray], owned: set[int], parent: Node,
                   grad: np.ndarray | SliceGrad) -> None:
     """Add one contribution to the gradient collected for `parent`. The first dense contribution
     is stored as it is (no copy); arrays the engine made itself (`owned`) are added to in place."""
     key = id(parent)
     if isinstance(grad, SliceGrad):
         if key not in owned:
-            dense = np.zeros(parent.shape, np.result_type(parent.dtype, grad.values.dtype))
+            dense = np.zeros(parent.shape, grad.values.dtype)
             if key in grads:
                 dense += grads[key]
             grads[key] = dense
@@ -546,12 +560,13 @@ def _accumulate(tensor: Tensor, grad: np.ndarray) -> None:
         tensor.grad += grad
 
 
-def _topological_order(root: Tensor) -> list[Tensor]:
-    """Tensors that require grad and lead to root, each after all its inputs (an explicit stack,
-    so a graph of any depth works: an unrolled sequence is far deeper than the recursion limit)."""
-    order: list[Tensor] = []
+def _topological_order(root: Function) -> list[Node]:
+    """The nodes that lead to root through inputs that need grad (ops, and leaves that require
+    grad), each after all its inputs. An explicit stack, not recursion, so a graph of any depth
+    works: an unrolled sequence is far deeper than Python's recursion limit."""
+    order: list[Node] = []
     visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    stack: list[tuple[Node, bool]] = [(root, False)]
     while stack:
         node, inputs_done = stack.pop()
         if inputs_done:
@@ -561,9 +576,9 @@ def _topological_order(root: Tensor) -> list[Tensor]:
             continue
         visited.add(id(node))
         stack.append((node, True))
-        if node._ctx is not None:
-            for parent in reversed(node._ctx.parents):
-                if parent.requires_grad and id(parent) not in visited:
+        if isinstance(node, Function):
+            for parent, needs in zip(node.parents[::-1], node.needs_input_grad[::-1], strict=True):
+                if needs and id(parent) not in visited:
                     stack.append((parent, False))
     return order
 

@@ -51,13 +51,16 @@ class Trace:
     _labels: dict[int, str] = field(default_factory=dict)
     _keep: list[Any] = field(default_factory=list)  # so no id() is reused while tracing
 
-    def label(self, tensor: Tensor) -> str:
-        """A tensor's label: its given name, its op's number (#k), or its value if a scalar."""
+    def label(self, tensor: Tensor | Function) -> str:
+        """A tensor's (or graph node's) label: its given name, its op's number (#k), or its value
+        if a scalar."""
         key = id(tensor)
         if key in self.names:
             return self.names[key]
         if key in self._labels:
             return self._labels[key]
+        if isinstance(tensor, Function):  # a node made before tracing began
+            return f"<{tensor.shape}>"
         if tensor.size == 1:
             return f"{tensor.data.item():g}"
         return f"<{tensor.shape}>"
@@ -80,8 +83,9 @@ class Trace:
     def backward(self, ctx: Function, grad: np.ndarray, grads: tuple[Any, ...]) -> None:
         """Record the gradients one node passed back to its inputs."""
         node = self._labels.get(id(ctx), "?")
-        sent = tuple(self.label(parent) for parent, g in zip(ctx.parents, grads, strict=False)
-                     if g is not None and parent.requires_grad)
+        sent = tuple(self.label(parent) for parent, needs, g
+                     in zip(ctx.parents, ctx.needs_input_grad, grads, strict=False)
+                     if needs and g is not None)
         self.record(Event("backward", type(ctx).op_name(), node, sent, grad.shape))
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from rich.text import Text
 from rich.tree import Tree
 
-from tinygrad_rnn.tensor import Tensor
+from tinygrad_rnn.tensor import Function, Tensor
 
 __all__ = ["Node", "graph_nodes", "graph_tree", "to_dot"]
 
@@ -40,25 +40,29 @@ def _leaf_label(tensor: Tensor, names: dict[int, str]) -> str:
 
 
 def graph_nodes(root: Tensor, names: Mapping[str, Tensor] | None = None) -> list[Node]:
-    """Every tensor that leads to `root`, each after its inputs (root last); iterative, so a
-    graph of any depth works."""
+    """Every node that leads to `root` (the ops, and the leaf tensors they read), each after its
+    inputs (root last); iterative, so a graph of any depth works."""
     by_id = {id(t): name for name, t in (names or {}).items()}
     index: dict[int, int] = {}
     nodes: list[Node] = []
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    start: Function | Tensor = root._ctx if root._ctx is not None else root
+    stack: list[tuple[Function | Tensor, bool]] = [(start, False)]
     while stack:
-        tensor, inputs_done = stack.pop()
-        parents = tensor._ctx.parents if tensor._ctx is not None else ()
+        node, inputs_done = stack.pop()
+        parents = node.parents if isinstance(node, Function) else ()
         if inputs_done:
-            if id(tensor) not in index:
-                index[id(tensor)] = len(nodes)
-                label = type(tensor._ctx).op_name() if parents else _leaf_label(tensor, by_id)
-                nodes.append(Node(label, tensor.shape, tensor.requires_grad, not parents,
-                                  tuple(index[id(p)] for p in parents)))
+            if id(node) not in index:
+                index[id(node)] = len(nodes)
+                if isinstance(node, Function):
+                    nodes.append(Node(type(node).op_name(), node.shape, True, False,
+                                      tuple(index[id(p)] for p in parents)))
+                else:
+                    nodes.append(Node(_leaf_label(node, by_id), node.shape, node.requires_grad,
+                                      True, ()))
             continue
-        if id(tensor) in index:
+        if id(node) in index:
             continue
-        stack.append((tensor, True))
+        stack.append((node, True))
         stack.extend((p, False) for p in reversed(parents) if id(p) not in index)
     return nodes
 
