@@ -1,6 +1,6 @@
 """Many-to-many, Tx ≠ Ty: an encoder–decoder translates human-readable dates to ISO 8601.
 
-    python demos/date_translation.py                  # with attention, about two minutes
+    python demos/date_translation.py                  # with attention, 1000 steps
     python demos/date_translation.py --quick          # fewer steps (the test runs this)
     python demos/date_translation.py --no-attention   # the decoder sees only the final state
     python demos/date_translation.py --plain          # no colours or boxes
@@ -15,7 +15,9 @@ its own greedy choice. With attention (the default) the decoder also looks back 
 state at each step: a softmax over dot products picks where to read from (the day digits while
 writing the day, the month name while writing the month). Dates run from 2000 to 2039, so the
 two-digit year "26" means 2026. Exact-match accuracy on 1000 held-out dates (never seen in
-training) is printed; the bar for --quick is 0.80 (an untrained model scores 0).
+training) is printed; the bar for --quick is 0.80 (an untrained model scores 0). Without
+attention the 32 decoder units must carry the whole date from h⟨T⟩ alone: --no-attention gets
+only a few dates right, even after the full run.
 """
 
 from __future__ import annotations
@@ -42,10 +44,10 @@ class Settings:
     attention: bool = True     # let the decoder look at every encoder state
     test_size: int = 1000      # held-out dates (all other dates in 2000–2039 are for training)
     embed: int = 16            # character embedding width (input and output)
-    hidden: int = 64           # GRU units in the encoder and in the decoder
-    batch_size: int = 128      # dates per step, each in a random format
-    steps: int = 800           # optimizer steps (--quick: 150)
-    lr: float = 5e-3           # Adam's learning rate
+    hidden: int = 32           # GRU units in the encoder and in the decoder
+    batch_size: int = 64       # dates per step, each in a random format
+    steps: int = 1000          # optimizer steps (--quick: 250)
+    lr: float = 1e-2           # Adam's learning rate
     clip: float = 1.0          # max gradient norm
     log_every: int = 100       # steps between progress lines
     seed: int = 0              # data, initialisation and batches
@@ -143,7 +145,7 @@ def parse(argv: list[str] | None) -> tuple[Settings, bool]:
     args = parser.parse_args(argv)
     s = Settings(attention=not args.no_attention, seed=args.seed)
     if args.quick:
-        s = replace(s, steps=150, log_every=50)
+        s = replace(s, steps=250, log_every=50)
     if args.steps is not None:
         s = replace(s, steps=args.steps)
     return s, args.plain

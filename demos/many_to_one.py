@@ -1,6 +1,6 @@
 """Many-to-one: read a whole sequence, answer once. Does a digit string contain "7 3"?
 
-    python demos/many_to_one.py              # GRU, about half a minute
+    python demos/many_to_one.py              # a GRU, 400 steps
     python demos/many_to_one.py --quick      # fewer steps: held-out accuracy must reach 0.90
     python demos/many_to_one.py --cell rnn   # the plain RNN cell, for comparison
     python demos/many_to_one.py --plain      # no colours or boxes
@@ -39,7 +39,7 @@ class Settings:
     test_size: int = 1000      # held-out sequences, generated with another seed
     embed: int = 8             # digit embedding width
     hidden: int = 32           # recurrent units
-    batch_size: int = 128      # sequences per step
+    batch_size: int = 64       # sequences per step
     steps: int = 400           # optimizer steps (--quick: 100)
     lr: float = 1e-2           # Adam's learning rate
     clip: float = 1.0          # max gradient norm

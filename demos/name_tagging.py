@@ -56,6 +56,7 @@ AS_GEM = [
     "{a} beads fell on the floor", "{a} rings sell well at the market",
 ]
 OPENINGS = ["", "yesterday", "then", "in the morning"]
+Sentence = tuple[list[str], list[int], int]   # words, their tags, where the ambiguous word is
 
 
 @dataclass
@@ -80,7 +81,7 @@ def person(rng: np.random.Generator) -> list[str]:
     return [first, str(rng.choice(SURNAMES))] if rng.random() < 0.5 else [first]
 
 
-def sentence(rng: np.random.Generator) -> tuple[list[str], list[int], int]:
+def sentence(rng: np.random.Generator) -> Sentence:
     """Words, tags (1: part of a name) and the index of the ambiguous word (-1: none)."""
     ambiguous_at = -1
     if rng.random() < 0.5:
@@ -117,8 +118,7 @@ def make_vocab() -> dict[str, int]:
     return {w: i for i, w in enumerate(["<pad>", *sorted(words)])}
 
 
-def pad(sentences: list[tuple[list[str], list[int], int]], vocab: dict[str, int]
-        ) -> tuple[np.ndarray, np.ndarray]:
+def pad(sentences: list[Sentence], vocab: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
     """Word ids (T, B), 0 after the end, and tags (T, B), -100 after the end (ignored)."""
     steps = max(len(words) for words, _, _ in sentences)
     ids = np.zeros((steps, len(sentences)), dtype=np.int64)          # (T, B)
@@ -152,7 +152,7 @@ def predict(model: Tagger, ids: np.ndarray) -> np.ndarray:
     return tags
 
 
-def train(model: Tagger, train_set: list, vocab: dict[str, int], s: Settings,
+def train(model: Tagger, train_set: list[Sentence], vocab: dict[str, int], s: Settings,
           out: Printer, name: str) -> None:
     """Adam on random batches of the training sentences."""
     rng = np.random.default_rng(s.seed)
@@ -202,22 +202,22 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
              f"{len(vocab)} words", style="bold")
 
     ids, tags = pad(test_set, vocab)                                 # (T, N) each
-    ambiguous = [(t, b) for b, (_, _, t) in enumerate(test_set) if t >= 0]
-    at_t, at_b = np.array(ambiguous).T
+    is_word = tags != -100                                           # (T, N): not padding
+    ambiguous = [b for b, (_, _, t) in enumerate(test_set) if t >= 0]
+    at_t = np.array([test_set[b][2] for b in ambiguous])             # where each one's word is
     result, predictions = {}, {}
     for name, bidirectional in [("uni", False), ("bi", True)]:
         tg.manual_seed(s.seed)
         model = Tagger(len(vocab), s, bidirectional)
         train(model, train_set, vocab, s, out, name)
         predictions[name] = predict(model, ids)                     # (T, N)
-        words = tags != -100
-        result[name] = float((predictions[name] == tags)[words].mean())
-        result[f"{name}_ambiguous"] = float(
-            (predictions[name][at_t, at_b] == tags[at_t, at_b]).mean())
+        right = predictions[name] == tags                            # (T, N)
+        result[name] = float(right[is_word].mean())
+        result[f"{name}_ambiguous"] = float(right[at_t, ambiguous].mean())
 
     rows = []
     plain_rows = [b for b, (_, _, t) in enumerate(test_set) if t < 0]
-    for b in [b for _, b in ambiguous[:6]] + plain_rows[:3]:
+    for b in ambiguous[:6] + plain_rows[:3]:
         words, word_tags, _ = test_set[b]
         rows.append([" ".join(words), " ".join(map(str, word_tags)),
                      " ".join(map(str, predictions["uni"][:len(words), b])),
