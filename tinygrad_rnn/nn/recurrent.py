@@ -4,7 +4,8 @@ Each (layer, direction) is one cell. The layer registers the cell's parameters u
 flat names (weight_ih_l0, bias_hh_l1_reverse, …), so `state_dict()` matches torch.nn.RNN/GRU/LSTM
 key for key; `cells` is a tuple holding the same Parameter objects (a tuple is not searched for
 parameters, so each is listed once). For speed, the input part of every gate is one matmul per
-layer and direction over all time steps; the Python loop runs only the recurrent `cell.step`.
+layer and direction over all time steps (in blocks of 256 steps on long sequences, which bounds
+its memory); the Python loop runs only the recurrent `cell.step`.
 
     layer 1   h¹⟨1⟩ → h¹⟨2⟩ → h¹⟨3⟩        (each input: layer 0's outputs, after dropout)
                 ↑       ↑       ↑
@@ -26,6 +27,8 @@ from tinygrad_rnn.nn.module import Module
 from tinygrad_rnn.tensor import ShapeError, Tensor
 
 __all__ = ["RNN", "GRU", "LSTM"]
+
+PROJECTION_BLOCK = 256  # time steps whose input projection is computed by one matmul
 
 
 class _Recurrent(Module):
@@ -84,14 +87,19 @@ class _Recurrent(Module):
         return seq, self._final_states(finals, unbatched)
 
     def _run(self, cell: Module, seq: Tensor, state: Any, reverse: bool) -> tuple[Tensor, Any]:
-        """One direction of one layer: outputs (T, B, H) and the state after the last step."""
+        """One direction of one layer: outputs (T, B, H) and the state after the last step.
+        The input projection is one matmul per block of up to PROJECTION_BLOCK steps (a whole
+        short sequence at once; on a long one, the block bounds the memory it takes)."""
         steps, batch, features = seq.shape
-        x_proj = cell.project_input(seq.reshape(steps * batch, features))     # (T·B, G·H)
-        x_proj = x_proj.reshape(steps, batch, x_proj.shape[1])                # (T, B, G·H)
         hidden: list[Tensor] = [None] * steps  # type: ignore[list-item]
-        for t in (reversed(range(steps)) if reverse else range(steps)):
-            state = cell.step(x_proj[t], state)
-            hidden[t] = state[0] if self.state_parts == 2 else state
+        blocks = [(start, min(start + PROJECTION_BLOCK, steps))
+                  for start in range(0, steps, PROJECTION_BLOCK)]
+        for start, stop in (reversed(blocks) if reverse else blocks):
+            rows = seq[start:stop].reshape((stop - start) * batch, features)      # (T'·B, I)
+            x_proj = cell.project_input(rows).reshape(stop - start, batch, -1)    # (T', B, G·H)
+            for t in (reversed(range(stop - start)) if reverse else range(stop - start)):
+                state = cell.step(x_proj[t], state)
+                hidden[start + t] = state[0] if self.state_parts == 2 else state
         return stack(hidden, dim=0), state                                     # (T, B, H)
 
     def _time_major(self, x: Tensor) -> tuple[Tensor, bool]:
