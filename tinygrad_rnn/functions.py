@@ -314,7 +314,8 @@ class Sum(Function):
     @staticmethod
     def forward(ctx, x, dim=None, keepdim=False):
         ctx.save_for_backward(x.shape, dim)
-        return np.asarray(np.sum(x, axis=dim, keepdims=keepdim))
+        axis = dim if x.ndim else None  # dim 0 of a 0-d tensor: the tensor itself (as torch)
+        return np.asarray(np.sum(x, axis=axis, keepdims=keepdim))
 
     @staticmethod
     def backward(ctx, grad) -> Grads:
