@@ -243,6 +243,8 @@ def test_gradcheck_tour_passes_and_a_broken_op_fails(capsys):
     clean = capsys.readouterr().out
     assert "FAIL" not in clean and " 0 failed" in clean
     assert cli.main(["gradcheck", "--plain", "--break", "tanh"]) == 0  # broken on purpose
-    broken = capsys.readouterr().out
-    failing = [line for line in broken.splitlines() if "FAIL" in line]
-    assert failing and all("tanh" in line for line in failing)
+    cells = [[c.strip() for c in line.split("│")] for line in capsys.readouterr().out.splitlines()]
+    result = {row[2]: row[5] for row in cells if len(row) == 7}     # check name -> pass/FAIL
+    assert result["tanh"] == "FAIL"                     # the op itself
+    assert result["LSTMCell"] == "FAIL"                 # c' = f ⊙ c + i ⊙ tanh(g): built on tanh
+    assert result["sigmoid"] == "pass"                  # never calls tanh

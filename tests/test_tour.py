@@ -44,3 +44,18 @@ def test_break_option_fails_only_that_op_check():
     results = run_checks(op_checks(), break_op="matmul")
     failed = {r.name for r in results if not r.passed}
     assert failed == {"matmul", "matmul (batched)"}
+
+
+def test_a_broken_op_poisons_every_check_built_on_it():
+    """With tanh broken for the whole tour, its row and every tanh-using cell/layer fail; the
+    relu RNN cell and the other ops, which never call tanh, still pass."""
+    results = {r.name: r.passed for r in run_checks(all_checks(), break_op="tanh")}
+    uses_tanh = {"tanh", "RNNCell (tanh)", "GRUCell", "LSTMCell", "RNN (2 layers, bidirectional)",
+                 "GRU (2 layers, bidirectional)", "LSTM (2 layers, bidirectional)"}
+    assert {name for name, passed in results.items() if not passed} == uses_tanh
+    assert run_check(next(c for c in module_checks() if c.name == "GRUCell")).passed  # restored
+
+
+def test_break_of_an_unknown_op_is_refused():
+    with pytest.raises(ValueError, match="no op named"):
+        run_checks(op_checks(), break_op="tahn")

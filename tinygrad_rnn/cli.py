@@ -206,7 +206,7 @@ def build_parser() -> Parser:
                             "central differences")
     g.add_argument("--break", dest="break_op", choices=op_names(op_checks()), metavar="OP",
                    help="give OP (e.g. matmul) a wrong backward that forgets the upstream "
-                        "gradient, to see what a failure looks like")
+                        "gradient, for the whole tour: see what fails with it")
     g.add_argument("--plain", action="store_true", help="plain text instead of a rich table")
     g.set_defaults(handler=cmd_gradcheck)
 
@@ -348,6 +348,9 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     Console(no_color=args.plain).print(table)
     failed = sum(not r.passed for r in results)
     print(f"{len(results) - failed} passed, {failed} failed")
+    if args.break_op:
+        print(f"{args.break_op}'s backward was broken on purpose: its own row fails, and so does "
+              f"every cell and layer built on {args.break_op}")
     return 1 if failed and not args.break_op else 0
 
 

@@ -3,7 +3,8 @@ differences (float64, every element of every input and parameter), as a table of
 can read at a glance.
 
 `break_op` swaps in a deliberately wrong backward for one op — it forgets to multiply by the
-upstream gradient, the classic chain-rule slip — to show what a failure looks like.
+upstream gradient, the classic chain-rule slip — for the whole tour: the op's own row fails, and so
+does every cell and layer built on it, while checks that never use it still pass.
 """
 
 from __future__ import annotations
@@ -180,12 +181,12 @@ def op_names(checks: list[Check]) -> list[str]:
 
 
 def run_checks(checks: list[Check], break_op: str | None = None) -> list[CheckResult]:
-    """Run every check; with `break_op` (an op name, e.g. "matmul"), that op's backward is wrong."""
-    results = []
-    for check in checks:
-        if check.op is not None and check.op.op_name() == break_op:
-            with broken(check.op):
-                results.append(run_check(check))
-        else:
-            results.append(run_check(check))
-    return results
+    """Run every check; with `break_op` (an op name, e.g. "matmul") that op's backward is wrong
+    throughout, so every check built on it fails too, not only the op's own."""
+    if break_op is None:
+        return [run_check(check) for check in checks]
+    ops = {check.op.op_name(): check.op for check in op_checks() if check.op is not None}
+    if break_op not in ops:
+        raise ValueError(f"no op named {break_op!r}; choose from {', '.join(sorted(ops))}")
+    with broken(ops[break_op]):
+        return [run_check(check) for check in checks]
