@@ -143,8 +143,13 @@ class MatMul(Function):
         if a.ndim == 1:
             grad = np.expand_dims(grad, -2)
         ga = unbroadcast(grad @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape) if da else None
-        gb = unbroadcast(np.swapaxes(a2, -1, -2) @ grad, b2.shape).reshape(b.shape) if db else None
-        return ga, gb
+        if not db:
+            return ga, None
+        if b.ndim == 2 and a.ndim == 2 and not b.flags.c_contiguous:
+            # b is a transposed view (as W.T in x @ W.T): build its gradient as (gᵀ a)ᵀ, the same
+            # numbers laid out like W, so accumulating into W's gradient reads memory in order
+            return ga, (grad.T @ a).T
+        return ga, unbroadcast(np.swapaxes(a2, -1, -2) @ grad, b2.shape).reshape(b.shape)
 
 
 # ---- unary ----------------------------------------------------------------------------------
