@@ -446,7 +446,7 @@ class Tensor:
     @property
     def T(self) -> Tensor:
         """All dims reversed, as numpy's `.T` (for a matrix: the transpose)."""
-        return self.permute(tuple(reversed(range(self.ndim))))
+        return F.Permute.apply(self, dims=tuple(range(self.ndim))[::-1])  # always a valid order
 
     def unsqueeze(self, dim: int) -> Tensor:
         dim = dim if dim >= 0 else dim + self.ndim + 1
