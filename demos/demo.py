@@ -13,6 +13,7 @@ temperatures, and ranks the speech-recognition classic "The apple and pair salad
 from __future__ import annotations
 
 import argparse
+import contextlib
 import tempfile
 from dataclasses import dataclass
 
@@ -48,7 +49,8 @@ def main() -> int:
                          eval_every=s.eval_every, steps=100_000, minutes=s.minutes)
     with tempfile.TemporaryDirectory() as scratch:
         out = args.out or scratch
-        train(config, out, reporter=make_reporter(args.plain))
+        with contextlib.closing(make_reporter(args.plain)) as reporter:   # Ctrl-C: terminal back
+            train(config, out, reporter=reporter)
         model, vocab, _, _ = load_model(f"{out}/{BEST}")
         rng = np.random.default_rng(0)
         for temperature in s.temperatures:

@@ -166,3 +166,12 @@ def test_a_naive_formula_is_caught_where_the_stable_one_is_not():
     with detect_anomaly(), np.errstate(over="ignore"), \
             pytest.raises(AnomalyError, match="^detect_anomaly: exp produced inf"):
         (1.0 / (1.0 + (-x).exp())).log()
+
+
+def test_detect_anomaly_is_exported_at_the_top_level():
+    import tinygrad_rnn as tg
+
+    assert {"detect_anomaly", "AnomalyError"} <= set(tg.__all__)
+    with tg.detect_anomaly(), np.errstate(divide="ignore"), \
+            pytest.raises(tg.AnomalyError, match="^detect_anomaly: log produced inf"):
+        tg.tensor([0.0, 1.0]).log()

@@ -3,6 +3,7 @@ directory, a save that fails mid-run; each is one clear line from the CLI (statu
 
 import errno
 import os
+import re
 import resource
 import signal
 import subprocess
@@ -124,6 +125,34 @@ def test_a_huge_learning_rate_is_one_line_from_the_cli_and_saves_no_bad_model(tm
     assert err.count("\n") == 1 and "training diverged and stopped" in err, err
     assert "(no checkpoint was saved)" in err                # weights of 1e29 overflow at once
     assert not (tmp_path / "run" / LAST).exists() and not (tmp_path / "run" / BEST).exists()
+
+
+def test_train_detect_anomaly_names_the_first_op_of_a_diverging_run(tmp_path, capsys):
+    config = small(tmp_path)
+    argv = ["train", "--data", config.data, "--hidden", "12", "--embed", "6", "--seq-len", "8",
+            "--batch-size", "4", "--steps", "40", "--eval-every", "5", "--optim", "sgd",
+            "--lr", "1e30", "--clip", "0", "--plain"]
+    assert cli.main([*argv, "--out", str(tmp_path / "plain")]) == 2
+    assert "detect_anomaly" not in capsys.readouterr().err      # off unless asked for
+    assert cli.main([*argv, "--detect-anomaly", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert re.match(r"^tinygrad-rnn train: error: step \d+: detect_anomaly: \w+ (produced|"
+                    r"backward returned) (nan|inf|nan and inf) .*created at .*training diverged "
+                    r"and stopped \(no checkpoint was saved\)", err), err
+    assert not (tmp_path / "run" / LAST).exists()
+
+
+def test_a_finite_run_under_detect_anomaly_trains_as_without_it(tmp_path):
+    train(small(tmp_path, steps=10), str(tmp_path / "plain"))
+    train(small(tmp_path, steps=10), str(tmp_path / "checked"), check_anomalies=True)
+    assert ((tmp_path / "checked" / METRICS).read_text().count("train_loss") ==
+            (tmp_path / "plain" / METRICS).read_text().count("train_loss") == 2)
+    plain, checked = load_model(str(tmp_path / "plain" / LAST)), load_model(
+        str(tmp_path / "checked" / LAST))
+    for (name, a), (_, b) in zip(plain[0].named_parameters(), checked[0].named_parameters(),
+                                 strict=True):
+        np.testing.assert_array_equal(a.data, b.data, err_msg=name)
 
 
 # ---- full disk, read-only directory, failing saves ------------------------------------------

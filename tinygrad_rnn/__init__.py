@@ -1,6 +1,7 @@
 """tinygrad_rnn: a tiny reverse-mode autograd engine on numpy, and recurrent networks on it."""
 
 from tinygrad_rnn import clip, nn, optim
+from tinygrad_rnn.anomaly import AnomalyError, detect_anomaly
 from tinygrad_rnn.creation import (
     arange,
     cat,
@@ -35,5 +36,6 @@ __all__ = [
     "Tensor", "Function", "ShapeError", "no_grad", "enable_grad", "is_grad_enabled",
     "tensor", "zeros", "ones", "full", "randn", "rand", "uniform", "arange", "eye",
     "zeros_like", "ones_like", "randn_like", "cat", "stack", "where", "manual_seed",
-    "gradcheck", "numerical_grad", "GradcheckError", "optim", "clip", "nn",
+    "gradcheck", "numerical_grad", "GradcheckError", "detect_anomaly", "AnomalyError",
+    "optim", "clip", "nn",
 ]

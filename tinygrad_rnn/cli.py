@@ -17,6 +17,7 @@ Bad input exits with status 2 and one line on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -173,6 +174,8 @@ def build_parser() -> Parser:
     t.add_argument("--out", default="runs/lm", metavar="DIR", help="run directory (runs/lm)")
     t.add_argument("--resume", action="store_true", help="continue the run in DIR exactly")
     t.add_argument("--plain", action="store_true", help="plain lines instead of the dashboard")
+    t.add_argument("--detect-anomaly", action="store_true", help="check every op for NaN/Inf and "
+                   "name the first that made one (slower; for a diverging run)")
     t.set_defaults(handler=cmd_train)
 
     s = commands.add_parser("sample", help="generate text from a trained model")
@@ -239,7 +242,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     names = {f.name for f in fields(TrainConfig)}
     given = {k: v for k, v in vars(args).items() if k in names and v is not None}
     config = replace(run_config(args.out), **given) if args.resume else TrainConfig(**given)
-    summary = train(config, args.out, resume=args.resume, reporter=make_reporter(args.plain))
+    with contextlib.closing(make_reporter(args.plain)) as reporter:   # closed on errors too
+        summary = train(config, args.out, resume=args.resume, reporter=reporter,
+                        check_anomalies=args.detect_anomaly)
     return 130 if summary.stopped == "interrupt" else 0
 
 

@@ -1,7 +1,9 @@
 """What `tinygrad-rnn train` shows: a rich live dashboard on a terminal, plain lines elsewhere.
 
 Both are reporters for `train.train`: it calls start, then step after every optimizer step,
-evaluated after every evaluation (with a fresh sample), and finish.
+evaluated after every evaluation (with a fresh sample), and finish. Whoever makes a reporter
+calls its close() however the run ends (`with contextlib.closing(reporter):`), so an error or a
+Ctrl-C stops the live display and gives the terminal back (cursor shown) before the message.
 """
 
 from __future__ import annotations
@@ -97,6 +99,9 @@ class PlainReporter:
             self._print("sample: " + self.sample.replace("\n", "\n        "))
         self._print(_stopped(summary))
 
+    def close(self) -> None:
+        """Nothing to restore: every line is already flushed."""
+
 
 class Dashboard:
     """A live view: progress with ETA, losses, speed, a loss sparkline, gradient norm, samples."""
@@ -154,6 +159,10 @@ class Dashboard:
         self._draw()
         self.live.stop()
         self.console.print(_stopped(summary))
+
+    def close(self) -> None:
+        """Stop the live display and restore the terminal (a no-op after finish)."""
+        self.live.stop()
 
 
 def make_reporter(plain: bool, stream: TextIO | None = None) -> PlainReporter | Dashboard:

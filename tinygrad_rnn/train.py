@@ -25,13 +25,14 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Protocol
 
 import numpy as np
 
 from tinygrad_rnn import optim
+from tinygrad_rnn.anomaly import AnomalyError, detect_anomaly
 from tinygrad_rnn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from tinygrad_rnn.clip import clip_grad_norm_, clip_grad_value_
 from tinygrad_rnn.data import (
@@ -344,9 +345,10 @@ def _sample(model: LanguageModel, data: _Data, cfg: TrainConfig, step: int) -> s
     return sample_text(model, data.vocab, False, rng, max_len=200, temperature=0.8)
 
 
-def train(cfg: TrainConfig, out: str, resume: bool = False,
-          reporter: Reporter | None = None) -> Summary:
-    """Train (or, with resume, continue exactly) the run in directory `out`."""
+def train(cfg: TrainConfig, out: str, resume: bool = False, reporter: Reporter | None = None,
+          check_anomalies: bool = False) -> Summary:
+    """Train (or, with resume, continue exactly) the run in directory `out`; check_anomalies
+    runs it under detect_anomaly(), so divergence names the first op that made NaN or Inf."""
     view = reporter or _Quiet()
     _prepare_dir(out, resume)
     saved: tuple[dict[str, np.ndarray], dict[str, Any]] | None = None
@@ -412,7 +414,10 @@ def train(cfg: TrainConfig, out: str, resume: bool = False,
                                 f"{len(data.vocab)} tokens in the vocabulary")
     stopped, records = "steps", []
     model.train()
-    with _stop_on_ctrl_c() as ctrl_c:
+    def anomaly(what: str) -> TrainError:
+        return _diverged(what, progress.step + 1, out, kept)
+
+    with _stop_on_ctrl_c() as ctrl_c, _anomalies_stop(check_anomalies, anomaly):
         while progress.step < cfg.steps:
             x, y = data.batches.next()                                       # (T, B) each
             if isinstance(data.batches, LineBatches) or data.batches.new_epoch:
@@ -465,6 +470,20 @@ def train(cfg: TrainConfig, out: str, resume: bool = False,
     summary = Summary(progress.step, stopped, progress.best_val_loss, out, records)
     view.finish(summary)
     return summary
+
+
+@contextlib.contextmanager
+def _anomalies_stop(enabled: bool, stop: Callable[[str], TrainError]) -> Iterator[None]:
+    """When enabled, run the body under detect_anomaly() and turn its AnomalyError into `stop`'s
+    one-line TrainError (the last good checkpoint is kept, as for any divergence)."""
+    if not enabled:
+        yield
+        return
+    try:
+        with detect_anomaly():
+            yield
+    except AnomalyError as e:
+        raise stop(str(e)) from None
 
 
 def _check_space(out: str, model: LanguageModel) -> None:
