@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from tinygrad_rnn.checkpoint import load_checkpoint
+from tinygrad_rnn.checkpoint import load_checkpoint, save_checkpoint
 from tinygrad_rnn.train import BEST, LAST, METRICS, load_model
 
 ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
@@ -70,6 +70,39 @@ def test_sigkill_while_saving_always_leaves_a_loadable_checkpoint(tmp_path):
         np.testing.assert_array_equal(arrays["a"], np.full(1_000_000, i, np.float64))
         np.testing.assert_array_equal(arrays["b"], np.full((500, 2000), -i, np.int64))
     assert mid_save >= 2, "too few kills landed inside a write to test anything"
+
+
+# Saves once, then is killed (SIGKILL, by itself) inside the next save, just before its fsync.
+KILLED_MID_SAVE = """
+import os, signal, sys
+import numpy as np
+from tinygrad_rnn.checkpoint import save_checkpoint
+save_checkpoint(sys.argv[1], {"a": np.zeros(3)}, {"i": 0})
+os.fsync = lambda fd: os.kill(os.getpid(), signal.SIGKILL)
+save_checkpoint(sys.argv[1], {"a": np.ones(3)}, {"i": 1})
+"""
+
+
+def test_the_next_save_removes_the_temp_file_a_killed_save_left_and_nothing_else(tmp_path):
+    path = tmp_path / "last.ckpt"
+    child = subprocess.run([sys.executable, "-c", KILLED_MID_SAVE, str(path)], env=ENV)
+    assert child.returncode == -signal.SIGKILL
+    (stray,) = [p.name for p in tmp_path.iterdir() if p.name != "last.ckpt"]
+    assert stray.startswith(".last.ckpt.") and stray.endswith(".tmp"), stray
+    assert load_checkpoint(path)[1] == {"i": 0}                 # the kill lost nothing
+    keep = [".best.ckpt.abcd1234.tmp", "last.ckpt.abcd1234.tmp", ".last.ckpt.abc.tmp",
+            ".last.ckpt.abcd1234.tmp.bak", ".last.ckpt.abcd1234.txt", "notes.tmp",
+            ".xlast.ckpt.abcd1234.tmp"]
+    for name in keep:
+        (tmp_path / name).write_text("not a leftover of last.ckpt")
+    (tmp_path / ".last.ckpt.dir12345.tmp").mkdir()              # the pattern, but a directory
+    (tmp_path / ".last.ckpt.link1234.tmp").symlink_to(tmp_path / "notes.tmp")
+    save_checkpoint(path, {"a": np.full(3, 2.0)}, {"i": 2})
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted([*keep, ".last.ckpt.dir12345.tmp", ".last.ckpt.link1234.tmp",
+                           "last.ckpt"]), left
+    assert (tmp_path / "notes.tmp").read_text() == "not a leftover of last.ckpt"
+    assert load_checkpoint(path)[1] == {"i": 2}
 
 
 # ---- training processes ---------------------------------------------------------------------

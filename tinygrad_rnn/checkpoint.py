@@ -5,8 +5,11 @@ the arrays under their own names plus one more member, `__meta__`: a uint8 array
     {"format": "tinygrad_rnn-checkpoint", "version": 1, "sha256": "<hex>", "meta": {...}}
 where sha256 covers every array's name, dtype, shape and bytes (in name order) and is verified
 on load. Arrays are written with allow_pickle=False and read with allow_pickle=False, so an object
-array is refused both ways. Writes are atomic: a temp file in the same directory, fsync,
-os.replace; a failed write leaves the previous file untouched.
+array is refused both ways. Writes are atomic: a temp file `.NAME.XXXXXXXX.tmp` in the same
+directory, fsync, os.replace; a failed write leaves the previous file untouched. A process killed
+mid-write (SIGKILL, power loss) leaves its temp file behind: the next save of the same NAME
+deletes such leftovers first, only regular files matching exactly that pattern (so a directory
+must have one writer per checkpoint name; other names and other files are never touched).
 
     save_checkpoint(path, arrays, meta) / load_checkpoint(path) -> (arrays, meta)   generic
     save_module(path, module, config) / load_module_state(path, module) -> config  a Module
@@ -18,9 +21,11 @@ Load our weights into PyTorch in one line (keys and shapes match):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
 import zipfile
 from collections.abc import Mapping
@@ -89,6 +94,7 @@ def save_checkpoint(path: str | os.PathLike, arrays: Mapping[str, Any],
     except (TypeError, ValueError) as error:
         raise CheckpointError(f"save_checkpoint: meta is not JSON-serialisable: {error}") from None
     checked[META_KEY] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    _remove_stale_temps(path)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
         with os.fdopen(fd, "wb") as file:
@@ -100,6 +106,20 @@ def save_checkpoint(path: str | os.PathLike, arrays: Mapping[str, Any],
         Path(temp).unlink(missing_ok=True)
         raise
     _fsync_directory(path.parent)
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Delete what killed saves of `path` left: regular files named `.NAME.XXXXXXXX.tmp` (the
+    8 characters of tempfile.mkstemp) beside it; nothing else, and never through a link."""
+    stale = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.tmp")
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return                                         # the save itself will report it
+    for entry in entries:
+        if stale.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+            with contextlib.suppress(OSError):         # gone already, or not ours to delete
+                os.unlink(entry.path)
 
 
 def _fsync_directory(directory: Path) -> None:
