@@ -91,52 +91,25 @@ def _number(text: str, kind: Callable[[str], Any]) -> Any:
     return value
 
 
-def positive_int(text: str) -> int:
-    """A whole number >= 1."""
-    value = _number(text, int)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
-    return value
+def _flag_type(kind: Callable[[str], Any], ok: Callable[[Any], bool],
+               rule: str) -> Callable[[str], Any]:
+    """An argparse type: the text read as `kind`, refused unless ok(value) ("must be RULE")."""
+
+    def parse(text: str) -> Any:
+        value = _number(text, kind)
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {text!r}")
+        return value
+
+    return parse
 
 
-def natural(text: str) -> int:
-    """A whole number >= 0."""
-    value = _number(text, int)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}")
-    return value
-
-
-def positive(text: str) -> float:
-    """A finite number > 0."""
-    value = _number(text, float)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}")
-    return value
-
-
-def non_negative(text: str) -> float:
-    """A finite number >= 0."""
-    value = _number(text, float)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
-    return value
-
-
-def fraction(text: str) -> float:
-    """A number in [0, 1)."""
-    value = _number(text, float)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {text!r}")
-    return value
-
-
-def top_p(text: str) -> float:
-    """A number in (0, 1]."""
-    value = _number(text, float)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be a number in (0, 1], got {text!r}")
-    return value
+positive_int = _flag_type(int, lambda v: v >= 1, "a whole number >= 1")
+natural = _flag_type(int, lambda v: v >= 0, "a whole number >= 0")
+positive = _flag_type(float, lambda v: v > 0, "a number > 0")
+non_negative = _flag_type(float, lambda v: v >= 0, "a number >= 0")
+fraction = _flag_type(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
+top_p = _flag_type(float, lambda v: 0 < v <= 1, "a number in (0, 1]")
 
 
 # ---- the parser -----------------------------------------------------------------------------
