@@ -1,17 +1,23 @@
-"""What the gallery demos share: a printer (rich on a terminal, plain lines otherwise) and names.
+"""What the gallery demos share: their common flags, a printer (rich on a terminal, plain lines
+otherwise) and names.
 
 Each demo trains its own model on its own generated data; only output and word lists live here.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
+from dataclasses import replace
+from typing import Any, TypeVar
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["Printer", "FIRST_NAMES", "SURNAMES"]
+__all__ = ["Printer", "FIRST_NAMES", "SURNAMES", "gallery_parser", "run_length"]
+
+Settings = TypeVar("Settings")
 
 # First names for name_tagging and one_to_many, written for this project (lowercase, a–z only).
 FIRST_NAMES = """
@@ -36,6 +42,25 @@ kennedy lambert lawson marsh mason mills morgan murray nelson osborne palmer par
 powell quinn reynolds richards russell saunders shaw spencer stevens sutton taylor turner
 walker warren watson webb wheeler whitaker wood wright young
 """.split()
+
+
+def gallery_parser(doc: str, seed: int) -> argparse.ArgumentParser:
+    """A parser with the flags every gallery demo takes: --quick, --steps, --seed, --plain."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a short run (the test runs this)")
+    parser.add_argument("--steps", type=int, help="optimizer steps (0: evaluate untrained)")
+    parser.add_argument("--seed", type=int, default=seed)
+    parser.add_argument("--plain", action="store_true", help="plain text, no colours or boxes")
+    return parser
+
+
+def run_length(s: Settings, args: argparse.Namespace, **quick: Any) -> Settings:
+    """The settings with the `quick` changes under --quick, then the steps of --steps if given."""
+    if args.quick:
+        s = replace(s, **quick)
+    if args.steps is not None:
+        s = replace(s, steps=args.steps)
+    return s
 
 
 class Printer:

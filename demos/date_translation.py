@@ -22,13 +22,12 @@ only a few dates right, even after the full run.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
-from _gallery import Printer
+from _gallery import Printer, gallery_parser, run_length
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn, optim
@@ -136,19 +135,11 @@ def translate(model: Translator, texts: list[str], chars: dict[str, int]) -> lis
 
 def parse(argv: list[str] | None) -> tuple[Settings, bool]:
     """Settings from the command line, and whether to print plain text."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a short run (the test runs this)")
+    parser = gallery_parser(__doc__, Settings.seed)
     parser.add_argument("--no-attention", action="store_true", help="decode from h⟨T⟩ only")
-    parser.add_argument("--steps", type=int, help="optimizer steps (0: evaluate untrained)")
-    parser.add_argument("--seed", type=int, default=Settings.seed)
-    parser.add_argument("--plain", action="store_true", help="plain text, no colours or boxes")
     args = parser.parse_args(argv)
     s = Settings(attention=not args.no_attention, seed=args.seed)
-    if args.quick:
-        s = replace(s, steps=250, log_every=50)
-    if args.steps is not None:
-        s = replace(s, steps=args.steps)
-    return s, args.plain
+    return run_length(s, args, steps=250, log_every=50), args.plain
 
 
 def main(argv: list[str] | None = None) -> float:

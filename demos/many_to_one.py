@@ -17,12 +17,11 @@ is printed; the bar for --quick is 0.90 (an untrained model scores about 0.5).
 
 from __future__ import annotations
 
-import argparse
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
-from _gallery import Printer
+from _gallery import Printer, gallery_parser, run_length
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn, optim
@@ -98,19 +97,11 @@ def accuracy(model: Classifier, x: np.ndarray, y: np.ndarray) -> tuple[float, np
 
 def parse(argv: list[str] | None) -> tuple[Settings, bool]:
     """Settings from the command line, and whether to print plain text."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a short run (the test runs this)")
+    parser = gallery_parser(__doc__, Settings.seed)
     parser.add_argument("--cell", choices=["rnn", "gru", "lstm"], default=Settings.cell)
-    parser.add_argument("--steps", type=int, help="optimizer steps (0: evaluate untrained)")
-    parser.add_argument("--seed", type=int, default=Settings.seed)
-    parser.add_argument("--plain", action="store_true", help="plain text, no colours or boxes")
     args = parser.parse_args(argv)
     s = Settings(cell=args.cell, seed=args.seed)
-    if args.quick:
-        s = replace(s, steps=100, train_size=2000, log_every=25)
-    if args.steps is not None:
-        s = replace(s, steps=args.steps)
-    return s, args.plain
+    return run_length(s, args, steps=100, train_size=2000, log_every=25), args.plain
 
 
 def main(argv: list[str] | None = None) -> float:

@@ -17,12 +17,11 @@ its input would be right 1 time in 26). The bar for --quick is 0.90.
 
 from __future__ import annotations
 
-import argparse
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
-from _gallery import FIRST_NAMES, Printer
+from _gallery import FIRST_NAMES, Printer, gallery_parser, run_length
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn, optim
@@ -96,18 +95,10 @@ def sample(model: NameWriter, letter: str, s: Settings, rng: np.random.Generator
 
 def parse(argv: list[str] | None) -> tuple[Settings, bool]:
     """Settings from the command line, and whether to print plain text."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a short run (the test runs this)")
-    parser.add_argument("--steps", type=int, help="optimizer steps (0: evaluate untrained)")
-    parser.add_argument("--seed", type=int, default=Settings.seed)
-    parser.add_argument("--plain", action="store_true", help="plain text, no colours or boxes")
+    parser = gallery_parser(__doc__, Settings.seed)
     args = parser.parse_args(argv)
     s = Settings(seed=args.seed)
-    if args.quick:
-        s = replace(s, steps=200, log_every=50)
-    if args.steps is not None:
-        s = replace(s, steps=args.steps)
-    return s, args.plain
+    return run_length(s, args, steps=200, log_every=50), args.plain
 
 
 def main(argv: list[str] | None = None) -> float:
