@@ -19,7 +19,8 @@ def test_char_vocab_round_trips_any_text(text):
 def test_word_vocab_round_trips_ids(text, picks):
     try:
         vocab = WordVocab.from_text(text)
-    except DataError:                                          # no words in the text
+    except DataError:
+        assert not text.split()                                # refused only without words
         return
     ids = [p % len(vocab) for p in picks]
     assert vocab.encode(vocab.decode(ids)).tolist() == ids
@@ -33,8 +34,18 @@ def test_read_text_gives_text_or_a_data_error(tmp_path_factory, raw):
         text = read_text(path)
     except DataError as e:
         assert "\n" not in str(e)
+        assert b"\0" in raw or not utf8(raw) or raw in (b"", "\ufeff".encode()), raw  # a reason
         return
     assert text == raw.decode("utf-8").removeprefix("\ufeff").replace("\r\n", "\n")
+
+
+def utf8(raw: bytes) -> bool:
+    """Whether `raw` decodes as UTF-8."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 @given(st.integers(1, 5), st.integers(1, 6), st.integers(0, 40))

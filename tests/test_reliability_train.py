@@ -115,12 +115,15 @@ def test_detect_anomaly_names_the_op_behind_a_diverging_run(tmp_path, monkeypatc
         train(small(tmp_path), str(tmp_path / "run"))
 
 
+def huge_lr_argv(tmp_path):
+    """`tinygrad-rnn train` of the small run with plain SGD at lr 1e30: it diverges at once."""
+    return ["train", "--data", small(tmp_path).data, "--hidden", "12", "--embed", "6",
+            "--seq-len", "8", "--batch-size", "4", "--steps", "40", "--eval-every", "5",
+            "--optim", "sgd", "--lr", "1e30", "--clip", "0", "--plain"]
+
+
 def test_a_huge_learning_rate_is_one_line_from_the_cli_and_saves_no_bad_model(tmp_path, capsys):
-    config = small(tmp_path)
-    argv = ["train", "--data", config.data, "--hidden", "12", "--embed", "6", "--seq-len", "8",
-            "--batch-size", "4", "--steps", "40", "--eval-every", "5", "--optim", "sgd",
-            "--lr", "1e30", "--clip", "0", "--plain", "--out", str(tmp_path / "run")]
-    assert cli.main(argv) == 2
+    assert cli.main([*huge_lr_argv(tmp_path), "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "training diverged and stopped" in err, err
     assert "(no checkpoint was saved)" in err                # weights of 1e29 overflow at once
@@ -128,10 +131,7 @@ def test_a_huge_learning_rate_is_one_line_from_the_cli_and_saves_no_bad_model(tm
 
 
 def test_train_detect_anomaly_names_the_first_op_of_a_diverging_run(tmp_path, capsys):
-    config = small(tmp_path)
-    argv = ["train", "--data", config.data, "--hidden", "12", "--embed", "6", "--seq-len", "8",
-            "--batch-size", "4", "--steps", "40", "--eval-every", "5", "--optim", "sgd",
-            "--lr", "1e30", "--clip", "0", "--plain"]
+    argv = huge_lr_argv(tmp_path)
     assert cli.main([*argv, "--out", str(tmp_path / "plain")]) == 2
     assert "detect_anomaly" not in capsys.readouterr().err      # off unless asked for
     assert cli.main([*argv, "--detect-anomaly", "--out", str(tmp_path / "run")]) == 2

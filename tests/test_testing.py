@@ -32,14 +32,16 @@ def test_broadcastable_shapes_broadcast_together(n_and_shapes: tuple) -> None:
 
 
 def test_broadcastable_shapes_leave_out_leading_dims() -> None:
-    find(broadcastable_shapes(), lambda s: len(s[0]) != len(s[1]))
+    a, b = find(broadcastable_shapes(), lambda s: len(s[0]) != len(s[1]))  # NoSuchExample if none
+    assert len(a) != len(b) and np.broadcast_shapes(a, b) == (a if len(a) > len(b) else b)
 
 
 def test_broadcastable_shapes_stretch_size_one_dims() -> None:
     def stretches(pair: tuple[tuple[int, ...], ...]) -> bool:
         a, b = pair
         return len(a) == len(b) and any(x == 1 and y > 1 for x, y in zip(a, b, strict=True))
-    find(broadcastable_shapes(), stretches)
+    found = find(broadcastable_shapes(), stretches)        # raises NoSuchExample if none
+    assert stretches(found) and len(np.broadcast_shapes(*found)) == len(found[0])
 
 
 @given(st.sampled_from(sorted(DOMAINS)).flatmap(
@@ -58,7 +60,8 @@ def test_arrays_stay_in_their_domain(domain_and_array: tuple[str, np.ndarray]) -
 
 
 def test_away_from_zero_takes_both_signs() -> None:
-    find(arrays((3,), domain="away_from_zero"), lambda a: a.min() < 0 < a.max())
+    a = find(arrays((3,), domain="away_from_zero"), lambda a: a.min() < 0 < a.max())
+    assert a.min() <= -0.1 and a.max() >= 0.1                # both signs, and away from zero
 
 
 @given(arrays(shapes(min_dims=1), domain="real", unique=True))
