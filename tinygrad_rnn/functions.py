@@ -136,6 +136,15 @@ class MatMul(Function):
     def backward(ctx, grad) -> Grads:
         a, b = ctx.saved
         da, db = ctx.needs_input_grad
+        if a.ndim == 2 and b.ndim == 2:  # the common case, without the general reshaping
+            ga = grad @ b.T if da else None
+            if not db:
+                return ga, None
+            if b.flags.c_contiguous:
+                gb = a.T * grad if a.shape[0] == 1 else a.T @ grad       # one row: an outer product
+            else:  # b is a transposed view (W.T in x @ W.T): build (gᵀ a)ᵀ, laid out like W, so
+                gb = (grad.T * a if a.shape[0] == 1 else grad.T @ a).T  # W's gradient adds in order
+            return ga, gb
         a2 = a[None, :] if a.ndim == 1 else a  # treat vectors as a row / a column
         b2 = b[:, None] if b.ndim == 1 else b
         if b.ndim == 1:
@@ -143,13 +152,8 @@ class MatMul(Function):
         if a.ndim == 1:
             grad = np.expand_dims(grad, -2)
         ga = unbroadcast(grad @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape) if da else None
-        if not db:
-            return ga, None
-        if b.ndim == 2 and a.ndim == 2 and not b.flags.c_contiguous:
-            # b is a transposed view (as W.T in x @ W.T): build its gradient as (gᵀ a)ᵀ, the same
-            # numbers laid out like W, so accumulating into W's gradient reads memory in order
-            return ga, (grad.T @ a).T
-        return ga, unbroadcast(np.swapaxes(a2, -1, -2) @ grad, b2.shape).reshape(b.shape)
+        gb = unbroadcast(np.swapaxes(a2, -1, -2) @ grad, b2.shape).reshape(b.shape) if db else None
+        return ga, gb
 
 
 # ---- unary ----------------------------------------------------------------------------------
@@ -325,7 +329,9 @@ class Sum(Function):
     @staticmethod
     def backward(ctx, grad) -> Grads:
         shape, dim = ctx.saved
-        return (np.broadcast_to(grad.reshape(_keepdim_shape(shape, dim)), shape),)
+        dx = np.empty(shape, grad.dtype)
+        dx[...] = grad.reshape(_keepdim_shape(shape, dim))   # copied back along the summed dims
+        return (dx,)
 
 
 class Max(Function):

@@ -263,8 +263,12 @@ class Tensor:
             try:
                 for parent, needs, pg in zip(ctx.parents, ctx.needs_input_grad, parent_grads,
                                              strict=True):
-                    if needs and pg is not None:
+                    if not needs or pg is None:
+                        continue
+                    if id(parent) in grads or type(pg) is SliceGrad:
                         _add_gradient(grads, owned, parent, pg)
+                    else:
+                        grads[id(parent)] = pg  # the first contribution, as it is (no copy)
             except (ValueError, TypeError):
                 raise RuntimeError(f"backward: {type(ctx).op_name()}.backward must return a tuple "
                                    f"of {len(ctx.parents)} gradients (or None), one per input, "
@@ -565,22 +569,27 @@ def _topological_order(root: Function) -> list[Node]:
     grad), each after all its inputs. An explicit stack, not recursion, so a graph of any depth
     works: an unrolled sequence is far deeper than Python's recursion limit."""
     order: list[Node] = []
-    visited: set[int] = set()
-    stack: list[tuple[Node, bool]] = [(root, False)]
+    visited = {id(root)}
+    stack: list[tuple[Node, list[Node]]] = [(root, _inputs_to_visit(root))]
     while stack:
-        node, inputs_done = stack.pop()
-        if inputs_done:
+        node, inputs = stack[-1]  # a node stays on the stack until all its inputs are in order
+        if inputs:
+            parent = inputs.pop()
+            if id(parent) not in visited:
+                visited.add(id(parent))
+                stack.append((parent, _inputs_to_visit(parent)))
+        else:
+            stack.pop()
             order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        if isinstance(node, Function):
-            for parent, needs in zip(node.parents[::-1], node.needs_input_grad[::-1], strict=True):
-                if needs and id(parent) not in visited:
-                    stack.append((parent, False))
     return order
+
+
+def _inputs_to_visit(node: Node) -> list[Node]:
+    """A node's parents that need grad, last first (so `pop()` visits them in order)."""
+    if isinstance(node, Tensor):
+        return []
+    return [p for p, needs in zip(node.parents[::-1], node.needs_input_grad[::-1], strict=True)
+            if needs]
 
 
 from tinygrad_rnn import functions as F  # noqa: E402  (the ops build on Tensor, defined above)
