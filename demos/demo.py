@@ -62,8 +62,8 @@ def main() -> int:
         for text, score in sorted(scores.items(), key=lambda item: -item[1].log_prob):
             print(f"  ln p = {score.log_prob:8.3f}   ({score.loss:.3f} nats/char)   {text}")
         print("A model knows only its corpus: Python's help text speaks of key/value *pairs* and "
-              "never of pears,\nso it may well prefer the pair salad. Train on English prose "
-              "(--data a novel) and the pear wins.")
+              "never of pears,\nso it may well prefer the pair salad. To hear the pear, train on "
+              "English prose (--data a novel).")
     return 0
 
 
