@@ -1,24 +1,15 @@
 """Training a language model: truncated BPTT, validation, checkpoints, exact resume.
 
-The run directory holds
-    config.json     the settings (TrainConfig and ModelConfig), for people to read
-    vocab.json      the vocabulary
-    metrics.jsonl   one JSON object per evaluation: step, train_loss, val_loss, seconds, lr, ...
-    last.ckpt       everything an exact resume needs: model, optimizer, schedule, data position,
-                    the carried hidden state, random generators, the metrics accumulators
-    best.ckpt       the model with the lowest validation loss so far
-Both checkpoints also carry the model config and the vocabulary, so each loads on its own.
-
 The loop, one step: forward, loss, zero_grad, backward, clip, step, schedule, then every
 `eval_every` steps: validate, log, checkpoint, sample. In stream mode the hidden state is carried
 from window to window (detached: gradients flow back `seq_len` steps only) and reset at each pass.
+The settings live in train_config.py; the run directory, its checkpoints and resume in run_dir.py.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import math
 import os
 import shutil
@@ -26,14 +17,14 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
 from tinygrad_rnn import optim
 from tinygrad_rnn.anomaly import AnomalyError, detect_anomaly
-from tinygrad_rnn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from tinygrad_rnn.checkpoint import load_checkpoint
 from tinygrad_rnn.clip import clip_grad_norm_, clip_grad_value_
 from tinygrad_rnn.data import (
     CharVocab,
@@ -47,100 +38,28 @@ from tinygrad_rnn.data import (
     split_train_val,
     stream_eval_batches,
     text_lines,
-    vocab_from_json,
 )
 from tinygrad_rnn.generate import GenerationError
-from tinygrad_rnn.lm import (
-    CELLS,
-    LanguageModel,
-    ModelConfig,
-    State,
-    bits,
-    detach_state,
-    mean_loss,
-    sample_text,
+from tinygrad_rnn.lm import LanguageModel, ModelConfig, bits, detach_state, mean_loss, sample_text
+from tinygrad_rnn.random import manual_seed
+from tinygrad_rnn.run_dir import (
+    BEST,
+    LAST,
+    METRICS,
+    Progress,
+    append_metrics,
+    keep_metrics,
+    load_model,
+    restore,
+    resume_state,
+    save_run,
+    start_files,
 )
-from tinygrad_rnn.random import get_rng_state, manual_seed, set_rng_state
-from tinygrad_rnn.tensor import Tensor
+from tinygrad_rnn.train_config import DEFAULT_LR as DEFAULT_LR
+from tinygrad_rnn.train_config import OPTIMIZERS, TrainConfig, TrainError, check_resumable
 
 __all__ = ["TrainConfig", "TrainError", "Reporter", "Summary", "train", "load_model",
            "run_config", "OPTIMIZERS", "LAST", "BEST", "METRICS"]
-
-LAST, BEST, METRICS = "last.ckpt", "best.ckpt", "metrics.jsonl"
-OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW,
-              "rmsprop": optim.RMSprop, "adagrad": optim.Adagrad}
-DEFAULT_LR = {"sgd": 0.5, "adam": 3e-3, "adamw": 3e-3, "rmsprop": 2e-3, "adagrad": 0.1}
-RESUMABLE = ("steps", "minutes")  # the settings a resumed run may change
-
-
-class TrainError(ValueError):
-    """A bad setting or run directory; the message is one line saying what to change."""
-
-
-@dataclass
-class TrainConfig:
-    """The settings of a run (the CLI's train flags), validated on construction."""
-
-    data: str | None = None          # a UTF-8 text file; None trains on the built-in corpus
-    corpus: str = "python-help"      # the built-in corpus used without data
-    lines: bool = False              # one example per line (names) instead of one long stream
-    level: str = "char"              # char or word tokens
-    cell: str = "gru"                # rnn, gru or lstm
-    hidden: int = 128                # hidden units per layer
-    layers: int = 1                  # stacked recurrent layers
-    embed: int = 32                  # embedding width; 0 feeds one-hot vectors
-    dropout: float = 0.0             # dropout probability (0 is right for small models)
-    seq_len: int = 64                # truncated-BPTT window in stream mode
-    batch_size: int = 32             # streams (or lines) per step
-    steps: int = 2000                # optimizer steps in total (a resumed run counts on)
-    minutes: float | None = None     # stop after this many minutes of training (None: no limit)
-    optim: str = "adam"              # sgd, adam, adamw, rmsprop or adagrad
-    lr: float | None = None          # None: the optimizer's usual value (DEFAULT_LR)
-    clip: float = 1.0                # max gradient norm (or value); 0 turns clipping off
-    clip_mode: str = "norm"          # norm rescales the whole gradient, value clamps elements
-    val_frac: float = 0.1            # share of the data held out for validation (0: none)
-    eval_every: int = 100            # validate, log, checkpoint and sample every N steps
-    seed: int = 0                    # initialisation, dropout, shuffling and samples
-    schedule: str = "constant"       # constant lr, or cosine decay to lr/10 over the steps
-
-    def __post_init__(self) -> None:
-        choices = {"level": ("char", "word"), "cell": tuple(CELLS), "optim": tuple(OPTIMIZERS),
-                   "clip_mode": ("norm", "value"), "schedule": ("constant", "cosine")}
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise TrainError(f"--{_flag(name)}: unknown value {getattr(self, name)!r}: "
-                                 f"choose one of {', '.join(allowed)}")
-        for name in ("hidden", "layers", "seq_len", "batch_size", "steps", "eval_every"):
-            _check_int(name, getattr(self, name), 1)
-        _check_int("embed", self.embed, 0)
-        _check_int("seed", self.seed, 0)
-        if self.lr is None:
-            self.lr = DEFAULT_LR[self.optim]
-        _check_number("lr", self.lr, positive=True)
-        _check_number("clip", self.clip, positive=False)
-        if self.minutes is not None:
-            _check_number("minutes", self.minutes, positive=True)
-        for name in ("dropout", "val_frac"):
-            value = getattr(self, name)
-            _check_number(name, value, positive=False)
-            if value >= 1:
-                raise TrainError(f"--{_flag(name)} must be in [0, 1), got {value!r}")
-
-
-def _flag(name: str) -> str:
-    return name.replace("_", "-")
-
-
-def _check_int(name: str, value: Any, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise TrainError(f"--{_flag(name)} must be a whole number >= {low}, got {value!r}")
-
-
-def _check_number(name: str, value: Any, positive: bool) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (positive and value == 0):
-        raise TrainError(f"--{_flag(name)} must be a {'positive' if positive else 'non-negative'}"
-                         f" number, got {value!r}")
 
 
 class Reporter(Protocol):
@@ -203,132 +122,7 @@ def _validate(model: LanguageModel, data: _Data, cfg: TrainConfig) -> float | No
     return mean_loss(model.eval(), batches, carry_state=not cfg.lines)[0]
 
 
-# ---- checkpoints ----------------------------------------------------------------------------
-def _split_arrays(value: Any, prefix: str, arrays: dict[str, np.ndarray]) -> Any:
-    """`value` with each ndarray moved into `arrays` and replaced by {"array": its key}."""
-    if isinstance(value, np.ndarray):
-        arrays[prefix] = value
-        return {"array": prefix}
-    if isinstance(value, dict):
-        return {str(k): _split_arrays(v, f"{prefix}/{k}", arrays) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_split_arrays(v, f"{prefix}/{i}", arrays) for i, v in enumerate(value)]
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _join_arrays(value: Any, arrays: dict[str, np.ndarray]) -> Any:
-    """The inverse of `_split_arrays`."""
-    if isinstance(value, dict):
-        if set(value) == {"array"}:
-            return arrays[value["array"]]
-        return {k: _join_arrays(v, arrays) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_join_arrays(v, arrays) for v in value]
-    return value
-
-
-def _model_meta(cfg: TrainConfig, model: LanguageModel, vocab: Any, step: int) -> dict[str, Any]:
-    return {"kind": "tinygrad_rnn language model", "step": step, "train": asdict(cfg),
-            "model": asdict(model.config), "vocab": vocab.to_json()}
-
-
-def load_model(path: str) -> tuple[LanguageModel, Any, TrainConfig, dict[str, Any]]:
-    """(model in eval mode, vocabulary, settings, meta) from a checkpoint of a run."""
-    arrays, meta = load_checkpoint(path)
-    if not isinstance(meta, dict) or meta.get("kind") != "tinygrad_rnn language model":
-        raise CheckpointError(f"{path} is not a language-model checkpoint of tinygrad_rnn")
-    try:
-        cfg = TrainConfig(**meta["train"])
-        model = LanguageModel(ModelConfig.from_dict(meta["model"]))
-        model.load_state_dict({k[len("model/"):]: v for k, v in arrays.items()
-                               if k.startswith("model/")})
-        vocab = vocab_from_json(meta["vocab"], path)
-    except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{path} does not hold a consistent model ({e})"[:300]) from None
-    if len(vocab) != model.config.vocab_size:
-        raise CheckpointError(f"{path}: its vocabulary has {len(vocab)} tokens but its model "
-                              f"was built for {model.config.vocab_size}")
-    return model.eval(), vocab, cfg, meta
-
-
-def run_config(out: str) -> TrainConfig:
-    """The settings of the run in `out` (from its last checkpoint)."""
-    _prepare_dir(out, resume=True)
-    return load_model(os.path.join(out, LAST))[2]
-
-
-# ---- the run directory ----------------------------------------------------------------------
-def _prepare_dir(out: str, resume: bool) -> None:
-    """Make sure `out` exists and is writable, and that we neither clobber nor invent a run."""
-    has_run = os.path.exists(os.path.join(out, LAST))
-    if resume and not has_run:
-        raise TrainError(f"nothing to resume: {out} holds no {LAST}; train without --resume")
-    if not resume and has_run:
-        raise TrainError(f"{out} already holds a run: pass --resume to continue it, "
-                         f"or choose another --out")
-    try:
-        os.makedirs(out, exist_ok=True)
-        probe = os.path.join(out, f".write-test-{os.getpid()}")
-        with open(probe, "w") as f:
-            f.write("ok")
-        os.remove(probe)
-    except OSError as e:
-        raise TrainError(f"cannot write to {out}: {e.strerror or e}") from None
-
-
-def _write_json(path: str, text: str) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
-def _keep_metrics(path: str, step: int, eval_every: int) -> None:
-    """Keep the scheduled evaluations up to `step`, where a resume starts: drop later ones and
-    the extra one a stop added, so the resumed log reads as if the run had never stopped."""
-    if not os.path.exists(path):
-        return
-    records = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            with contextlib.suppress(json.JSONDecodeError):   # a line torn by a crash or a
-                records.append(json.loads(line))              # full disk: evaluated again
-    kept = [json.dumps(r) + "\n" for r in records if isinstance(r, dict)
-            and isinstance(r.get("step"), int) and r["step"] <= step
-            and r["step"] % eval_every == 0]
-    _write_json(path, "".join(kept))
-
-
-@contextlib.contextmanager
-def _stop_on_ctrl_c() -> Iterator[list[bool]]:
-    """A first Ctrl-C asks the loop to stop after the current step; a second one interrupts."""
-    requested = [False]
-    if threading.current_thread() is not threading.main_thread():
-        yield requested
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        if requested[0]:
-            raise KeyboardInterrupt
-        requested[0] = True
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield requested
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 # ---- the loop -------------------------------------------------------------------------------
-@dataclass
-class _Progress:
-    step: int = 0
-    seconds: float = 0.0             # training time before this session
-    best_val_loss: float | None = None
-    loss_sum: float = 0.0            # train losses since the last evaluation
-    loss_count: int = 0
-
-
 class _Quiet:
     def start(self, config: TrainConfig, start_step: int, about: str) -> None: ...
     def step(self, step: int, loss: float, grad_norm: float, lr: float, tokens: int,
@@ -354,15 +148,7 @@ def train(cfg: TrainConfig, out: str, resume: bool = False, reporter: Reporter |
     saved: tuple[dict[str, np.ndarray], dict[str, Any]] | None = None
     if resume:
         saved = load_checkpoint(os.path.join(out, LAST))
-        before = TrainConfig(**saved[1]["train"])
-        free = RESUMABLE if before.schedule == "constant" else ("minutes",)  # cosine: fixed end
-        changed = [f.name for f in fields(TrainConfig)
-                   if f.name not in free and getattr(cfg, f.name) != getattr(before, f.name)]
-        if changed:
-            name = changed[0]
-            raise TrainError(f"--{_flag(name)} {getattr(cfg, name)} differs from the run's "
-                             f"{getattr(before, name)}: only {' and '.join(free)} may change "
-                             f"on --resume")
+        check_resumable(cfg, TrainConfig(**saved[1]["train"]))
     manual_seed(cfg.seed)
     data = _load_data(cfg)
     model_config = ModelConfig(len(data.vocab), cfg.cell, cfg.hidden, cfg.layers, cfg.embed,
@@ -376,36 +162,21 @@ def train(cfg: TrainConfig, out: str, resume: bool = False, reporter: Reporter |
     scheduler = (optim.CosineAnnealingLR(optimizer, cfg.steps, eta_min=cfg.lr / 10)
                  if cfg.schedule == "cosine" else None)
     _check_space(out, model)
-    progress, state = _Progress(), None
-    metrics = os.path.join(out, METRICS)
+    progress, state = Progress(), None
     kept: int | None = None                  # the step last.ckpt holds (None: no file yet)
     if saved is not None:
-        state = _restore(saved, out, data, model, optimizer, scheduler, progress)
+        state = restore(saved, out, data.batches, data.digest, model, optimizer, scheduler,
+                        progress)
         kept = progress.step
-        _keep_metrics(metrics, progress.step, cfg.eval_every)
+        keep_metrics(out, progress.step, cfg.eval_every)
     else:
-        _write_json(os.path.join(out, "config.json"), json.dumps(
-            {"train": asdict(cfg), "model": asdict(model.config)}, indent=1))
-        data.vocab.save(os.path.join(out, "vocab.json"))
-        _write_json(metrics, "")
+        start_files(out, cfg, model, data.vocab)
 
     def save(name: str, seconds: float) -> None:
         nonlocal kept
-        meta = _model_meta(cfg, model, data.vocab, progress.step)
-        arrays = {f"model/{k}": v for k, v in model.state_dict().items()}
-        if name == LAST:
-            run = {"optimizer": optimizer.state_dict(), "data": data.batches.state_dict(),
-                   "scheduler": scheduler.state_dict() if scheduler else None,
-                   "rng": get_rng_state(), "state": _state_arrays(state),
-                   "progress": asdict(replace(progress, seconds=seconds)),
-                   "digest": data.digest}
-            meta["run"] = _split_arrays(run, "run", arrays)
-        try:
-            save_checkpoint(os.path.join(out, name), arrays, meta)
-        except OSError as e:
-            raise TrainError(f"cannot save {os.path.join(out, name)} at step {progress.step}: "
-                             f"{e.strerror or e}; the previous {name}, if any, is untouched"
-                             ) from None
+        run = (resume_state(optimizer, scheduler, data.batches, state, progress, seconds,
+                            data.digest) if name == LAST else None)
+        save_run(out, name, cfg, model, data.vocab, progress.step, run)
         if name == LAST:
             kept = progress.step
 
@@ -454,8 +225,7 @@ def train(cfg: TrainConfig, out: str, resume: bool = False, reporter: Reporter |
                 except GenerationError:
                     raise _diverged("the model's logits are not finite", progress.step, out,
                                     kept) from None
-                with open(metrics, "a", encoding="utf-8") as f:
-                    f.write(json.dumps(record) + "\n")
+                append_metrics(out, record)
                 records.append(record)
                 if record["val_loss"] == progress.best_val_loss:
                     save(BEST, seconds)
@@ -486,30 +256,12 @@ def _anomalies_stop(enabled: bool, stop: Callable[[str], TrainError]) -> Iterato
         raise stop(str(e)) from None
 
 
-def _check_space(out: str, model: LanguageModel) -> None:
-    """Refuse to start when the disk of `out` cannot hold the checkpoints: last.ckpt (the model
-    and up to two optimizer arrays per parameter) and best.ckpt, each written next to its old
-    copy before the swap: 8 model sizes, plus a MiB for metadata and logs."""
-    need = 8 * sum(p.data.nbytes for p in model.parameters()) + 2**20
-    free = shutil.disk_usage(out).free
-    if free < need:
-        raise TrainError(f"{out} has {free / 2**20:.1f} MiB free, but the checkpoints need "
-                         f"about {need / 2**20:.1f} MiB: free some space or choose another --out")
-
-
 def _diverged(what: str, step: int, out: str, kept: int | None) -> TrainError:
     """The error that stops a run whose loss, gradients or logits stopped being finite."""
     where = (f"{os.path.join(out, LAST)} still holds step {kept}" if kept is not None
              else "no checkpoint was saved")
     return TrainError(f"step {step}: {what}: training diverged and stopped ({where}); "
                       f"train again with a lower --lr")
-
-
-def _state_arrays(state: State) -> Any:
-    """The carried hidden state as arrays (a list of two for an LSTM), or None."""
-    if isinstance(state, tuple):
-        return [s.data for s in state]
-    return None if state is None else state.data
 
 
 def _clip(model: LanguageModel, cfg: TrainConfig) -> float:
@@ -523,7 +275,7 @@ def _clip(model: LanguageModel, cfg: TrainConfig) -> float:
     return norm
 
 
-def _evaluate(model: LanguageModel, data: _Data, cfg: TrainConfig, progress: _Progress,
+def _evaluate(model: LanguageModel, data: _Data, cfg: TrainConfig, progress: Progress,
               seconds: float, optimizer: optim.Optimizer, grad_norm: float) -> dict[str, Any]:
     """The metrics record of this evaluation; a scheduled one restarts the running train loss
     (an extra one, at a stop, does not: a resumed run then logs what an unstopped one would)."""
@@ -540,32 +292,57 @@ def _evaluate(model: LanguageModel, data: _Data, cfg: TrainConfig, progress: _Pr
             "grad_norm": grad_norm}
 
 
-def _restore(saved: tuple[dict[str, np.ndarray], dict[str, Any]], out: str, data: _Data,
-             model: LanguageModel, optimizer: optim.Optimizer,
-             scheduler: optim.LRScheduler | None, progress: _Progress) -> State:
-    """Load everything `last` holds into the fresh objects; return the carried hidden state."""
-    arrays, meta = saved
-    try:
-        run = _join_arrays(meta["run"], arrays)
-        if run["digest"] != data.digest:
-            raise TrainError(f"the data differs from what the run in {out} was trained on: "
-                             "resume with the same --data or --corpus")
-        model.load_state_dict({k[len("model/"):]: v for k, v in arrays.items()
-                               if k.startswith("model/")})
-        optimizer.load_state_dict(run["optimizer"])
-        if scheduler is not None:
-            scheduler.load_state_dict(run["scheduler"])
-        data.batches.load_state_dict(run["data"])
-        set_rng_state(run["rng"])
-        for name, value in run["progress"].items():
-            setattr(progress, name, value)
-        state = run["state"]
-    except (TrainError, DataError):
-        raise
-    except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{os.path.join(out, LAST)} cannot be resumed from ({e})"[:300]
-                              ) from None
-    if isinstance(state, list):
-        return tuple(Tensor(s) for s in state)
-    return None if state is None else Tensor(state)
+@contextlib.contextmanager
+def _stop_on_ctrl_c() -> Iterator[list[bool]]:
+    """A first Ctrl-C asks the loop to stop after the current step; a second one interrupts."""
+    requested = [False]
+    if threading.current_thread() is not threading.main_thread():
+        yield requested
+        return
 
+    def handler(signum: int, frame: Any) -> None:
+        if requested[0]:
+            raise KeyboardInterrupt
+        requested[0] = True
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield requested
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+# ---- the run directory: refuse to start what cannot finish ----------------------------------
+def run_config(out: str) -> TrainConfig:
+    """The settings of the run in `out` (from its last checkpoint)."""
+    _prepare_dir(out, resume=True)
+    return load_model(os.path.join(out, LAST))[2]
+
+
+def _prepare_dir(out: str, resume: bool) -> None:
+    """Make sure `out` exists and is writable, and that we neither clobber nor invent a run."""
+    has_run = os.path.exists(os.path.join(out, LAST))
+    if resume and not has_run:
+        raise TrainError(f"nothing to resume: {out} holds no {LAST}; train without --resume")
+    if not resume and has_run:
+        raise TrainError(f"{out} already holds a run: pass --resume to continue it, "
+                         f"or choose another --out")
+    try:
+        os.makedirs(out, exist_ok=True)
+        probe = os.path.join(out, f".write-test-{os.getpid()}")
+        with open(probe, "w") as f:
+            f.write("ok")
+        os.remove(probe)
+    except OSError as e:
+        raise TrainError(f"cannot write to {out}: {e.strerror or e}") from None
+
+
+def _check_space(out: str, model: LanguageModel) -> None:
+    """Refuse to start when the disk of `out` cannot hold the checkpoints: last.ckpt (the model
+    and up to two optimizer arrays per parameter) and best.ckpt, each written next to its old
+    copy before the swap: 8 model sizes, plus a MiB for metadata and logs."""
+    need = 8 * sum(p.data.nbytes for p in model.parameters()) + 2**20
+    free = shutil.disk_usage(out).free
+    if free < need:
+        raise TrainError(f"{out} has {free / 2**20:.1f} MiB free, but the checkpoints need "
+                         f"about {need / 2**20:.1f} MiB: free some space or choose another --out")

@@ -1,0 +1,195 @@
+"""The run directory: its files, its checkpoints, and the state an exact resume restores.
+
+    config.json     the settings (TrainConfig and ModelConfig), for people to read
+    vocab.json      the vocabulary
+    metrics.jsonl   one JSON object per evaluation: step, train_loss, val_loss, seconds, lr, ...
+    last.ckpt       everything an exact resume needs: model, optimizer, schedule, data position,
+                    the carried hidden state, random generators, the metrics accumulators
+    best.ckpt       the model with the lowest validation loss so far
+Both checkpoints also carry the model config and the vocabulary, so each loads on its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from tinygrad_rnn import optim
+from tinygrad_rnn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from tinygrad_rnn.data import DataError, LineBatches, StreamBatches, vocab_from_json
+from tinygrad_rnn.lm import LanguageModel, ModelConfig, State
+from tinygrad_rnn.random import get_rng_state, set_rng_state
+from tinygrad_rnn.tensor import Tensor
+from tinygrad_rnn.train_config import TrainConfig, TrainError
+
+__all__ = ["LAST", "BEST", "METRICS", "Progress", "start_files", "keep_metrics",
+           "append_metrics", "resume_state", "save_run", "load_model", "restore"]
+
+LAST, BEST, METRICS = "last.ckpt", "best.ckpt", "metrics.jsonl"
+
+
+@dataclass
+class Progress:
+    """The loop's counters, saved in last.ckpt so a resumed run counts on."""
+
+    step: int = 0
+    seconds: float = 0.0             # training time before this session
+    best_val_loss: float | None = None
+    loss_sum: float = 0.0            # train losses since the last evaluation
+    loss_count: int = 0
+
+
+# ---- the readable files ---------------------------------------------------------------------
+def start_files(out: str, cfg: TrainConfig, model: LanguageModel, vocab: Any) -> None:
+    """Write a new run's config.json and vocab.json, and an empty metrics.jsonl."""
+    _write_json(os.path.join(out, "config.json"), json.dumps(
+        {"train": asdict(cfg), "model": asdict(model.config)}, indent=1))
+    vocab.save(os.path.join(out, "vocab.json"))
+    _write_json(os.path.join(out, METRICS), "")
+
+
+def keep_metrics(out: str, step: int, eval_every: int) -> None:
+    """Keep the scheduled evaluations up to `step`, where a resume starts: drop later ones and
+    the extra one a stop added, so the resumed log reads as if the run had never stopped."""
+    path = os.path.join(out, METRICS)
+    if not os.path.exists(path):
+        return
+    records = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            with contextlib.suppress(json.JSONDecodeError):   # a line torn by a crash or a
+                records.append(json.loads(line))              # full disk: evaluated again
+    kept = [json.dumps(r) + "\n" for r in records if isinstance(r, dict)
+            and isinstance(r.get("step"), int) and r["step"] <= step
+            and r["step"] % eval_every == 0]
+    _write_json(path, "".join(kept))
+
+
+def append_metrics(out: str, record: dict[str, Any]) -> None:
+    """Add one evaluation's record to metrics.jsonl."""
+    with open(os.path.join(out, METRICS), "a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def _write_json(path: str, text: str) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+# ---- checkpoints ----------------------------------------------------------------------------
+def resume_state(optimizer: optim.Optimizer, scheduler: optim.LRScheduler | None,
+                 batches: StreamBatches | LineBatches, state: State, progress: Progress,
+                 seconds: float, digest: str) -> dict[str, Any]:
+    """Everything besides the model that last.ckpt keeps for an exact resume."""
+    return {"optimizer": optimizer.state_dict(), "data": batches.state_dict(),
+            "scheduler": scheduler.state_dict() if scheduler else None,
+            "rng": get_rng_state(), "state": _state_arrays(state),
+            "progress": asdict(replace(progress, seconds=seconds)),
+            "digest": digest}
+
+
+def save_run(out: str, name: str, cfg: TrainConfig, model: LanguageModel, vocab: Any,
+             step: int, run: dict[str, Any] | None = None) -> None:
+    """Write checkpoint `name` in `out`: the model at `step`, and `run` (resume_state) if given."""
+    meta = _model_meta(cfg, model, vocab, step)
+    arrays = {f"model/{k}": v for k, v in model.state_dict().items()}
+    if run is not None:
+        meta["run"] = _split_arrays(run, "run", arrays)
+    try:
+        save_checkpoint(os.path.join(out, name), arrays, meta)
+    except OSError as e:
+        raise TrainError(f"cannot save {os.path.join(out, name)} at step {step}: "
+                         f"{e.strerror or e}; the previous {name}, if any, is untouched"
+                         ) from None
+
+
+def load_model(path: str) -> tuple[LanguageModel, Any, TrainConfig, dict[str, Any]]:
+    """(model in eval mode, vocabulary, settings, meta) from a checkpoint of a run."""
+    arrays, meta = load_checkpoint(path)
+    if not isinstance(meta, dict) or meta.get("kind") != "tinygrad_rnn language model":
+        raise CheckpointError(f"{path} is not a language-model checkpoint of tinygrad_rnn")
+    try:
+        cfg = TrainConfig(**meta["train"])
+        model = LanguageModel(ModelConfig.from_dict(meta["model"]))
+        model.load_state_dict({k[len("model/"):]: v for k, v in arrays.items()
+                               if k.startswith("model/")})
+        vocab = vocab_from_json(meta["vocab"], path)
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path} does not hold a consistent model ({e})"[:300]) from None
+    if len(vocab) != model.config.vocab_size:
+        raise CheckpointError(f"{path}: its vocabulary has {len(vocab)} tokens but its model "
+                              f"was built for {model.config.vocab_size}")
+    return model.eval(), vocab, cfg, meta
+
+
+def restore(saved: tuple[dict[str, np.ndarray], dict[str, Any]], out: str,
+            batches: StreamBatches | LineBatches, digest: str, model: LanguageModel,
+            optimizer: optim.Optimizer, scheduler: optim.LRScheduler | None,
+            progress: Progress) -> State:
+    """Load everything `last` holds into the fresh objects; return the carried hidden state."""
+    arrays, meta = saved
+    try:
+        run = _join_arrays(meta["run"], arrays)
+        if run["digest"] != digest:
+            raise TrainError(f"the data differs from what the run in {out} was trained on: "
+                             "resume with the same --data or --corpus")
+        model.load_state_dict({k[len("model/"):]: v for k, v in arrays.items()
+                               if k.startswith("model/")})
+        optimizer.load_state_dict(run["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(run["scheduler"])
+        batches.load_state_dict(run["data"])
+        set_rng_state(run["rng"])
+        for name, value in run["progress"].items():
+            setattr(progress, name, value)
+        state = run["state"]
+    except (TrainError, DataError):
+        raise
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{os.path.join(out, LAST)} cannot be resumed from ({e})"[:300]
+                              ) from None
+    if isinstance(state, list):
+        return tuple(Tensor(s) for s in state)
+    return None if state is None else Tensor(state)
+
+
+def _model_meta(cfg: TrainConfig, model: LanguageModel, vocab: Any, step: int) -> dict[str, Any]:
+    return {"kind": "tinygrad_rnn language model", "step": step, "train": asdict(cfg),
+            "model": asdict(model.config), "vocab": vocab.to_json()}
+
+
+def _state_arrays(state: State) -> Any:
+    """The carried hidden state as arrays (a list of two for an LSTM), or None."""
+    if isinstance(state, tuple):
+        return [s.data for s in state]
+    return None if state is None else state.data
+
+
+def _split_arrays(value: Any, prefix: str, arrays: dict[str, np.ndarray]) -> Any:
+    """`value` with each ndarray moved into `arrays` and replaced by {"array": its key}."""
+    if isinstance(value, np.ndarray):
+        arrays[prefix] = value
+        return {"array": prefix}
+    if isinstance(value, dict):
+        return {str(k): _split_arrays(v, f"{prefix}/{k}", arrays) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_split_arrays(v, f"{prefix}/{i}", arrays) for i, v in enumerate(value)]
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _join_arrays(value: Any, arrays: dict[str, np.ndarray]) -> Any:
+    """The inverse of `_split_arrays`."""
+    if isinstance(value, dict):
+        if set(value) == {"array"}:
+            return arrays[value["array"]]
+        return {k: _join_arrays(v, arrays) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_join_arrays(v, arrays) for v in value]
+    return value
