@@ -1,6 +1,6 @@
 """Vanishing and exploding gradients, measured and drawn in the terminal.
 
-    python demos/vanishing_gradients.py                    # T = 30, RNN vs GRU vs LSTM (~10 s)
+    python demos/vanishing_gradients.py                    # adding problem, T = 30 (~30 s)
     python demos/vanishing_gradients.py --quick            # short sequences, a few seconds
     python demos/vanishing_gradients.py --svg vanishing.svg   # also save the picture
 

@@ -1,14 +1,17 @@
 """Vanishing and exploding gradients, measured: the numbers behind `tinygrad-rnn vanishing`.
 
-The task has a long-range dependency: a sequence's class is its first token, and T−1 random
-distractor tokens follow. A classifier reads the whole sequence and predicts from its last hidden
-state, so the only useful gradient is the one that travels back T−1 steps to h⟨0⟩:
+Both tasks have a long-range dependency, read out from the last hidden state only. The adding
+problem: T random numbers, two of them marked, one among the first tenth of the steps; the target
+is their sum. The first-token task: a sequence's class is its first token. The gradient that
+reaches an early step travels back through a product of Jacobians
 
     ∂L/∂h⟨t−1⟩ = ∂L/∂h⟨t⟩ · ∂h⟨t⟩/∂h⟨t−1⟩        (for a tanh RNN: (g ⊙ (1 − h⟨t⟩²)) W_hh)
 
-a product of T−1 Jacobians, which shrinks (or grows) geometrically. `hidden_grad_norms` measures
-‖∂L/∂h⟨t⟩‖ at every step with `retain_grad()`; `train_probe` trains a probe (optionally clipping
-the gradient norm) and records the gradient norm and loss of every step.
+which shrinks (or grows) geometrically. The first-token task can be solved by a latch (a tanh
+unit with recurrent gain > 1 keeps its sign), the adding problem cannot: it needs a real number
+stored while ~T others stream past. `hidden_grad_norms` measures ‖∂L/∂h⟨t⟩‖ at every step with
+`retain_grad()`; `train_probe` trains a probe (optionally clipping the gradient norm) and records
+the gradient norm and loss of every step.
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ from tinygrad_rnn.nn import GRUCell, Linear, LSTMCell, Module, RNNCell, function
 from tinygrad_rnn.optim import SGD, Adam
 from tinygrad_rnn.tensor import Tensor
 
-__all__ = ["KINDS", "FirstTokenTask", "Probe", "TrainLog", "make_probe", "hidden_grad_norms",
-           "train_probe", "accuracy"]
+__all__ = ["KINDS", "AddingTask", "FirstTokenTask", "Task", "Probe", "TrainLog", "make_probe",
+           "hidden_grad_norms", "train_probe", "mean_squared_error"]
 
 KINDS = ("rnn", "gru", "lstm")
 
@@ -42,6 +45,18 @@ class FirstTokenTask:
     def vocab_size(self) -> int:
         return self.classes + self.distractors
 
+    @property
+    def inputs(self) -> int:
+        return self.vocab_size
+
+    @property
+    def outputs(self) -> int:
+        return self.classes
+
+    def loss(self, logits: Tensor, labels: np.ndarray) -> Tensor:
+        """Mean cross-entropy of logits (B, C) against class labels (B,)."""
+        return functional.cross_entropy(logits, labels)
+
     def batch(self, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """One-hot inputs (T, B, V) float64 and class labels (B,)."""
         labels = rng.integers(0, self.classes, size)
@@ -50,16 +65,45 @@ class FirstTokenTask:
         return np.eye(self.vocab_size)[tokens], labels                           # (T, B, V)
 
 
+@dataclass(frozen=True)
+class AddingTask:
+    """The adding problem: at every step a number u ~ U(0, 1) and a marker (0 or 1); two steps are
+    marked, one among the first tenth of the sequence, one in its second half; the target is the
+    sum of the two marked numbers. Guessing the mean (1) scores an mse of 1/6."""
+
+    steps: int = 30
+    inputs: int = 2                         # (number, marker)
+    outputs: int = 1                        # the predicted sum
+
+    def batch(self, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Inputs (T, B, 2) float64 and targets (B,)."""
+        numbers = rng.uniform(0.0, 1.0, (self.steps, size))                    # (T, B)
+        first = rng.integers(0, max(1, self.steps // 10), size)                 # (B,)
+        second = rng.integers(self.steps // 2, self.steps, size)                # (B,)
+        rows = np.arange(size)
+        markers = np.zeros((self.steps, size))
+        markers[first, rows] = markers[second, rows] = 1.0
+        targets = numbers[first, rows] + numbers[second, rows]
+        return np.stack([numbers, markers], axis=2), targets                    # (T, B, 2)
+
+    def loss(self, output: Tensor, targets: np.ndarray) -> Tensor:
+        """Mean squared error of output (B, 1) against targets (B,)."""
+        return functional.mse_loss(output.reshape(output.shape[0]), targets)
+
+
+Task = AddingTask | FirstTokenTask
+
+
 class Probe(Module):
     """A recurrent cell read out by a linear layer at the last step (many-to-one)."""
 
-    def __init__(self, cell: RNNCell | GRUCell | LSTMCell, classes: int) -> None:
+    def __init__(self, cell: RNNCell | GRUCell | LSTMCell, outputs: int) -> None:
         super().__init__()
         self.cell = cell
-        self.head = Linear(cell.hidden_size, classes)
+        self.head = Linear(cell.hidden_size, outputs)
 
     def forward(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
-        """x (T, B, V) → logits (B, C) and the hidden state h⟨t⟩ (B, H) of every step."""
+        """x (T, B, V) → outputs (B, C) and the hidden state h⟨t⟩ (B, H) of every step."""
         steps, batch, features = x.shape
         x_proj = self.cell.project_input(x.reshape(steps * batch, features))   # (T·B, G·H)
         x_proj = x_proj.reshape(steps, batch, x_proj.shape[1])                 # (T, B, G·H)
@@ -72,7 +116,7 @@ class Probe(Module):
         return self.head(hidden[-1]), hidden
 
 
-def make_probe(kind: str, task: FirstTokenTask, hidden: int, rng: np.random.Generator,
+def make_probe(kind: str, task: Task, hidden: int, rng: np.random.Generator,
                recurrent_gain: float | None = None, forget_bias: float = 1.0) -> Probe:
     """A float64 probe with PyTorch's initialisation drawn from `rng`; `recurrent_gain` makes
     W_hh that many times an orthogonal matrix; an LSTM's forget-gate bias starts at
@@ -80,7 +124,7 @@ def make_probe(kind: str, task: FirstTokenTask, hidden: int, rng: np.random.Gene
     cells = {"rnn": RNNCell, "gru": GRUCell, "lstm": LSTMCell}
     if kind not in cells:
         raise ValueError(f"make_probe: kind must be one of {', '.join(KINDS)}, got {kind!r}")
-    probe = Probe(cells[kind](task.vocab_size, hidden), task.classes).double()
+    probe = Probe(cells[kind](task.inputs, hidden), task.outputs).double()
     for p in probe.parameters():                    # the head's fan-in is H too
         init.uniform_(p, -1.0 / math.sqrt(hidden), 1.0 / math.sqrt(hidden), rng)
     if recurrent_gain is not None:
@@ -91,23 +135,23 @@ def make_probe(kind: str, task: FirstTokenTask, hidden: int, rng: np.random.Gene
     return probe
 
 
-def hidden_grad_norms(probe: Probe, x: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """‖∂L/∂h⟨t⟩‖ (over the batch) for t = 0 … T−1, L the mean cross-entropy; the parameters'
-    .grad is left as it was."""
+def hidden_grad_norms(probe: Probe, task: Task, x: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """‖∂L/∂h⟨t⟩‖ (over the batch) for t = 0 … T−1, L the task's loss; the parameters' .grad is
+    left as it was."""
     saved = [p.grad for p in probe.parameters()]
-    logits, hidden = probe(Tensor(x))
+    output, hidden = probe(Tensor(x))
     for h in hidden:
         h.retain_grad()
-    functional.cross_entropy(logits, labels).backward()
+    task.loss(output, target).backward()
     for p, g in zip(probe.parameters(), saved, strict=True):
         p.grad = g
     return np.array([np.linalg.norm(h.grad) for h in hidden])
 
 
-def accuracy(probe: Probe, x: np.ndarray, labels: np.ndarray) -> float:
-    """The share of sequences whose class the probe predicts."""
-    logits, _ = probe(Tensor(x))
-    return float(np.mean(logits.data.argmax(axis=1) == labels))
+def mean_squared_error(probe: Probe, x: np.ndarray, targets: np.ndarray) -> float:
+    """The mean squared error of a one-output probe's predictions."""
+    output, _ = probe(Tensor(x))
+    return float(np.mean((output.data[:, 0] - targets) ** 2))
 
 
 @dataclass
@@ -118,7 +162,7 @@ class TrainLog:
     grad_norms: list[float] = field(default_factory=list)
 
 
-def train_probe(probe: Probe, task: FirstTokenTask, steps: int, rng: np.random.Generator,
+def train_probe(probe: Probe, task: Task, steps: int, rng: np.random.Generator,
                 batch: int = 32, lr: float = 1e-2, optimizer: str = "adam",
                 clip: float | None = None) -> TrainLog:
     """Train on fresh batches; `clip` caps the total gradient norm (None: no clipping). A step
@@ -127,9 +171,9 @@ def train_probe(probe: Probe, task: FirstTokenTask, steps: int, rng: np.random.G
     optim = Adam(params, lr=lr) if optimizer == "adam" else SGD(params, lr=lr)
     log = TrainLog()
     for _ in range(steps):
-        x, labels = task.batch(batch, rng)
-        logits, _ = probe(Tensor(x))
-        loss = functional.cross_entropy(logits, labels)
+        x, target = task.batch(batch, rng)
+        output, _ = probe(Tensor(x))
+        loss = task.loss(output, target)
         optim.zero_grad()
         loss.backward()
         if clip is not None:
