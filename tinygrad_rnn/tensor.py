@@ -267,8 +267,8 @@ class Tensor:
                         continue
                     if id(parent) in grads or type(pg) is SliceGrad:
                         _add_gradient(grads, owned, parent, pg)
-                    else:
-                        grads[id(parent)] = pg  # the first contribution, as it is (no copy)
+                    else:  # the first dense contribution is kept as it is (no copy)
+                        grads[id(parent)] = pg
             except (ValueError, TypeError):
                 raise RuntimeError(f"backward: {type(ctx).op_name()}.backward must return a tuple "
                                    f"of {len(ctx.parents)} gradients (or None), one per input, "
@@ -533,8 +533,9 @@ class SliceGrad(NamedTuple):
 
 def _add_gradient(grads: dict[int, np.ndarray], owned: set[int], parent: Node,
                   grad: np.ndarray | SliceGrad) -> None:
-    """Add one contribution to the gradient collected for `parent`. The first dense contribution
-    is stored as it is (no copy); arrays the engine made itself (`owned`) are added to in place."""
+    """Add a contribution to the gradient already collected for `parent` (or a slice's, which
+    may be the first). Arrays the engine made itself (`owned`) are added to in place; others are
+    never written to (they may be shared), so the first sum makes a new, owned array."""
     key = id(parent)
     if isinstance(grad, SliceGrad):
         if key not in owned:
@@ -544,8 +545,6 @@ def _add_gradient(grads: dict[int, np.ndarray], owned: set[int], parent: Node,
             grads[key] = dense
             owned.add(key)
         grads[key][grad.index] += grad.values
-    elif key not in grads:
-        grads[key] = grad
     elif key in owned:
         grads[key] += grad
     else:
