@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from tinygrad_rnn import Function, cli, lm
+from tinygrad_rnn import Function, cli, lm, scan
 from tinygrad_rnn import checkpoint as checkpoint_module
 from tinygrad_rnn import train as train_module
 from tinygrad_rnn.anomaly import AnomalyError, detect_anomaly
@@ -143,7 +143,8 @@ def test_train_detect_anomaly_names_the_first_op_of_a_diverging_run(tmp_path, ca
     assert not (tmp_path / "run" / LAST).exists()
 
 
-def test_a_finite_run_under_detect_anomaly_trains_as_without_it(tmp_path):
+def test_a_finite_run_under_detect_anomaly_trains_as_without_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(scan, "REPLAY", False)  # as under detect_anomaly(): the eager loop
     train(small(tmp_path, steps=10), str(tmp_path / "plain"))
     train(small(tmp_path, steps=10), str(tmp_path / "checked"), check_anomalies=True)
     assert ((tmp_path / "checked" / METRICS).read_text().count("train_loss") ==

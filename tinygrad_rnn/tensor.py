@@ -57,6 +57,20 @@ class _Anomaly:
     checker: Any = None
 
 
+class _Backward:
+    """Whether the backward pass running now keeps the graph (retain_graph=True): a node that
+    holds many steps' arrays (scan.Scan) may release each step's as soon as it is done."""
+
+    retain_graph = True
+
+
+class _Recording:
+    """While `scan` (scan.py) traces a step, the list each applied op is appended to, as
+    (op, options, inputs, output); None otherwise."""
+
+    ops: list[tuple[type[Function], dict[str, Any], tuple[Tensor, ...], Tensor]] | None = None
+
+
 class Function:
     """One node of the graph. Subclasses define `forward(ctx, *arrays)` and `backward(ctx, grad)`.
 
@@ -104,6 +118,8 @@ class Function:
             out.requires_grad, out._ctx = True, ctx
         else:
             out.requires_grad, out._ctx = False, None
+        if _Recording.ops is not None:
+            _Recording.ops.append((cls, kwargs, inputs, out))
         return out
 
     @classmethod
@@ -242,37 +258,11 @@ class Tensor:
         if self._ctx is None:  # a leaf: d self / d self = 1
             _accumulate(self, grad)
             return
-        grads: dict[int, np.ndarray] = {id(self._ctx): grad}
-        owned: set[int] = set()  # ids of gradient arrays made here, safe to add into in place
-        for ctx in reversed(_topological_order(self._ctx)):
-            g = grads.pop(id(ctx))
-            if isinstance(ctx, Tensor):  # a leaf that requires grad: its gradient is complete
-                _accumulate(ctx, g)
-                continue
-            retained = ctx.retained() if ctx.retained is not None else None
-            if retained is not None:
-                _accumulate(retained, g)
-            if not hasattr(ctx, "saved"):
-                raise RuntimeError(f"backward: the graph through {type(ctx).op_name()} was freed "
-                                   f"by an earlier backward; pass retain_graph=True the first time")
-            parent_grads = ctx.backward(ctx, g)
-            if _Anomaly.checker is not None:
-                _Anomaly.checker.backward(ctx, parent_grads)
-            if not retain_graph:
-                del ctx.saved
-            try:
-                for parent, needs, pg in zip(ctx.parents, ctx.needs_input_grad, parent_grads,
-                                             strict=True):
-                    if not needs or pg is None:
-                        continue
-                    if id(parent) in grads or type(pg) is SliceGrad:
-                        _add_gradient(grads, owned, parent, pg)
-                    else:  # the first dense contribution is kept as it is (no copy)
-                        grads[id(parent)] = pg
-            except (ValueError, TypeError):
-                raise RuntimeError(f"backward: {type(ctx).op_name()}.backward must return a tuple "
-                                   f"of {len(ctx.parents)} gradients (or None), one per input, "
-                                   f"each of its input's shape") from None
+        previous, _Backward.retain_graph = _Backward.retain_graph, retain_graph
+        try:
+            _walk(self._ctx, grad, retain_graph)
+        finally:
+            _Backward.retain_graph = previous
 
     # ---- operators (each a primitive Function, or a few of them) ----------------------------
     def _lift(self, other: Any) -> Tensor:
@@ -561,6 +551,42 @@ def _accumulate(tensor: Tensor, grad: np.ndarray) -> None:
         tensor.grad = np.array(grad, dtype=tensor.dtype)  # a copy: grad may be shared
     else:
         tensor.grad += grad
+
+
+def _walk(root: Function, grad: np.ndarray, retain_graph: bool) -> None:
+    """The backward pass from root (whose output's gradient is `grad`): each node, in reverse
+    topological order, passes its gradient on to its inputs; leaves accumulate theirs."""
+    grads: dict[int, np.ndarray] = {id(root): grad}
+    owned: set[int] = set()  # ids of gradient arrays made here, safe to add into in place
+    for ctx in reversed(_topological_order(root)):
+        g = grads.pop(id(ctx))
+        if isinstance(ctx, Tensor):  # a leaf that requires grad: its gradient is complete
+            _accumulate(ctx, g)
+            continue
+        retained = ctx.retained() if ctx.retained is not None else None
+        if retained is not None:
+            _accumulate(retained, g)
+        if not hasattr(ctx, "saved"):
+            raise RuntimeError(f"backward: the graph through {type(ctx).op_name()} was freed "
+                               f"by an earlier backward; pass retain_graph=True the first time")
+        parent_grads = ctx.backward(ctx, g)
+        if _Anomaly.checker is not None:
+            _Anomaly.checker.backward(ctx, parent_grads)
+        if not retain_graph:
+            del ctx.saved
+        try:
+            for parent, needs, pg in zip(ctx.parents, ctx.needs_input_grad, parent_grads,
+                                         strict=True):
+                if not needs or pg is None:
+                    continue
+                if id(parent) in grads or type(pg) is SliceGrad:
+                    _add_gradient(grads, owned, parent, pg)
+                else:  # the first dense contribution is kept as it is (no copy)
+                    grads[id(parent)] = pg
+        except (ValueError, TypeError):
+            raise RuntimeError(f"backward: {type(ctx).op_name()}.backward must return a tuple "
+                               f"of {len(ctx.parents)} gradients (or None), one per input, "
+                               f"each of its input's shape") from None
 
 
 def _topological_order(root: Function) -> list[Node]:

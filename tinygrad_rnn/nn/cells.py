@@ -1,9 +1,12 @@
 """One time step of a vanilla RNN, a GRU and an LSTM, written from primitive Tensor ops.
 
 Each cell is split in two so a layer can batch the part that does not depend on time:
-    project_input(x)  = x W_ihᵀ + b_ih               (one matmul for all time steps at once)
+    project_input(x)  = x W_ihᵀ + b_ih (+ b_hh)      (one matmul for all time steps at once)
     step(x_proj, state)                              (the recurrence: the cell's equations)
     forward(x, state) = step(project_input(x), state)
+In the RNN's and the LSTM's equations b_hh only ever adds to W_ih x + b_ih, so it joins the input's
+part (added once for all steps, not once per step); in the GRU's, b_hn sits inside r ⊙ (…), so
+b_hh stays with W_hh h.
 Parameter names, shapes, gate order and initialisation U(-1/√H, 1/√H) are PyTorch's, so a state
 dict loads into torch.nn.RNNCell / GRUCell / LSTMCell unchanged. In the notes below, "course"
 notation is the classic sequence-models course one: a⟨t⟩ hidden state, x⟨t⟩ input, Γ gates,
@@ -28,6 +31,7 @@ class _Cell(Module):
     """Parameters, input projection and shape handling shared by the three cells."""
 
     gates = 1  # G: how many H-sized blocks the weights stack (RNN 1, GRU 3, LSTM 4)
+    bias_hh_with_input = True  # b_hh is added in project_input (RNN, LSTM), not in the step
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
         super().__init__()
@@ -45,14 +49,19 @@ class _Cell(Module):
             init.uniform_(p, -bound, bound)
 
     def project_input(self, x: Tensor) -> Tensor:
-        """x W_ihᵀ + b_ih: (B, I) → (B, G·H); the part of every gate that comes from the input."""
+        """x W_ihᵀ + b_ih (+ b_hh): (B, I) → (B, G·H); the part of every gate that does not
+        depend on the hidden state."""
         z = x @ self.weight_ih.T                                      # (B, I) @ (I, G·H)
-        return z + self.bias_ih if self.bias_ih is not None else z
+        if self.bias_ih is None:
+            return z
+        return z + (self.bias_ih + self.bias_hh if self.bias_hh_with_input else self.bias_ih)
 
     def _project_hidden(self, h: Tensor) -> Tensor:
-        """h W_hhᵀ + b_hh: (B, H) → (B, G·H); the part of every gate that comes from the past."""
+        """h W_hhᵀ (+ b_hh): (B, H) → (B, G·H); the part of every gate that comes from the past."""
         z = h @ self.weight_hh.T                                      # (B, H) @ (H, G·H)
-        return z + self.bias_hh if self.bias_hh is not None else z
+        if self.bias_hh is None or self.bias_hh_with_input:
+            return z
+        return z + self.bias_hh
 
     def _batched(self, x: Tensor) -> tuple[Tensor, bool]:
         """(B, I) as it is, or (I,) as (1, I); and whether it was unbatched."""
@@ -98,7 +107,7 @@ class RNNCell(_Cell):
 
     def step(self, x_proj: Tensor, h: Tensor) -> Tensor:
         """h' from the projected input (B, H) and the previous hidden state h (B, H)."""
-        a = x_proj + self._project_hidden(h)        # W_ih x + b_ih + W_hh h + b_hh   (B, H)
+        a = x_proj + self._project_hidden(h)        # (W_ih x + b_ih + b_hh) + W_hh h   (B, H)
         return a.tanh() if self.nonlinearity == "tanh" else a.relu()
 
     def forward(self, x: Tensor, state: Tensor | None = None) -> Tensor:
@@ -129,6 +138,7 @@ class GRUCell(_Cell):
     """
 
     gates = 3
+    bias_hh_with_input = False
 
     def step(self, x_proj: Tensor, h: Tensor) -> Tensor:
         """h' from the projected input (B, 3H) and the previous hidden state h (B, H)."""
@@ -168,7 +178,7 @@ class LSTMCell(_Cell):
     def step(self, x_proj: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
         """(h', c') from the projected input (B, 4H) and the previous (h, c), each (B, H)."""
         h, c = state
-        gates = x_proj + self._project_hidden(h)   # W_i· x + b_i· + W_h· h + b_h·   (B, 4H)
+        gates = x_proj + self._project_hidden(h)   # (W_i· x + b_i· + b_h·) + W_h· h   (B, 4H)
         i, f, g, o = gates.chunk(4, dim=1)         # (B, H) each
         i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
         c = f * c + i * g

@@ -24,6 +24,7 @@ from tinygrad_rnn.creation import cat, stack
 from tinygrad_rnn.nn import functional
 from tinygrad_rnn.nn.cells import GRUCell, LSTMCell, RNNCell, _pair
 from tinygrad_rnn.nn.module import Module
+from tinygrad_rnn.scan import scan
 from tinygrad_rnn.tensor import ShapeError, Tensor
 
 __all__ = ["RNN", "GRU", "LSTM"]
@@ -89,18 +90,18 @@ class _Recurrent(Module):
     def _run(self, cell: Module, seq: Tensor, state: Any, reverse: bool) -> tuple[Tensor, Any]:
         """One direction of one layer: outputs (T, B, H) and the state after the last step.
         The input projection is one matmul per block of up to PROJECTION_BLOCK steps (a whole
-        short sequence at once; on a long one, the block bounds the memory it takes)."""
+        short sequence at once; on a long one, the block bounds the memory it takes); `scan`
+        runs the cell's step over the block's time steps."""
         steps, batch, features = seq.shape
-        hidden: list[Tensor] = [None] * steps  # type: ignore[list-item]
         blocks = [(start, min(start + PROJECTION_BLOCK, steps))
                   for start in range(0, steps, PROJECTION_BLOCK)]
+        outputs: dict[int, Tensor] = {}
         for start, stop in (reversed(blocks) if reverse else blocks):
             rows = seq[start:stop].reshape((stop - start) * batch, features)      # (T'·B, I)
             x_proj = cell.project_input(rows).reshape(stop - start, batch, -1)    # (T', B, G·H)
-            for t in (reversed(range(stop - start)) if reverse else range(stop - start)):
-                state = cell.step(x_proj[t], state)
-                hidden[start + t] = state[0] if self.state_parts == 2 else state
-        return stack(hidden, dim=0), state                                     # (T, B, H)
+            outputs[start], state = scan(cell.step, x_proj, state, reverse)       # (T', B, H)
+        in_order = [outputs[start] for start, _ in blocks]
+        return (in_order[0] if len(in_order) == 1 else cat(in_order, dim=0)), state
 
     def _time_major(self, x: Tensor) -> tuple[Tensor, bool]:
         """The input as (T, B, I), and whether it was unbatched (T, I)."""

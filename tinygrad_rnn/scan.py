@@ -1,0 +1,285 @@
+"""scan: run a recurrence as one node of the graph, by tracing its step once and replaying it.
+
+Unrolled, a recurrence over T steps is T copies of the same few ops: an RNN step is a matmul, two
+adds and a tanh. Run eagerly, each copy makes Tensors and graph nodes, and `backward()` sorts and
+walks them one by one; on small models that bookkeeping, not the arithmetic, is most of the time.
+`scan` does the same arithmetic with less bookkeeping:
+
+1. trace: run `step` once (no graph) and record the ops it applies, and which tensor each reads;
+2. hoist: an op that reads only tensors from outside the step (`W_hh.T`) is the same at every
+   step, so it runs once, as an ordinary op of the graph;
+3. replay: the other ops run T times on plain arrays, each with the same `forward` and
+   `backward` as in eager mode, as a single `Scan` node of the graph; its backward walks the
+   steps in reverse, carrying the state's gradient from step to step (that is BPTT).
+
+The results and gradients are those of the eager loop (tests/test_scan.py compares them). `step`
+must apply the same ops at every step: no branching on values and no randomness inside it (the
+cells' steps qualify). Under `trace()` or `detect_anomaly()`, and for one step, `scan` runs the
+eager loop, so every op is still seen.
+
+    out, h = scan(cell.step, x_proj, h0)          # out (T, B, H), h the state after the last step
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tinygrad_rnn.creation import stack
+from tinygrad_rnn.functions import MatMul
+from tinygrad_rnn.tensor import (Function, SliceGrad, Tensor, _Anomaly, _Backward, _Recording,
+                                 no_grad)
+
+__all__ = ["scan", "Scan", "REPLAY"]
+
+REPLAY = True  # False: always run the eager loop (to compare, or to debug a custom step)
+WEIGHT_GRAD_STEPS = 64  # steps whose h and g are kept to make W_hh's gradient in one matmul
+
+State = Any  # a Tensor, or a tuple of Tensors (an LSTM's (h, c))
+
+
+def scan(step: Callable[[Tensor, State], State], xs: Tensor, state: State,
+         reverse: bool = False) -> tuple[Tensor, State]:
+    """Run `state = step(xs[t], state)` for t = 0 … T−1 (T−1 … 0 if `reverse`). Return the
+    first part of the state after every step, stacked in time order (T, …), and the last state."""
+    parts = tuple(state) if isinstance(state, tuple) else (state,)
+    tape = _trace(step, xs, parts) if _replay_pays(xs) else None
+    if tape is None:
+        return _eager(step, xs, state, reverse)
+    out = Scan.apply(xs, *parts, *tape.external_tensors(), tape=tape, reverse=reverse)
+    steps = len(xs)                                         # out: (T + P − 1, …)
+    final = (out[0 if reverse else steps - 1],) + tuple(out[steps:])
+    return out[:steps], (final if isinstance(state, tuple) else final[0])
+
+
+def _replay_pays(xs: Tensor) -> bool:
+    """Replay unless it is off, the ops are being watched, or there is a single step."""
+    watched = _Anomaly.checker is not None or Function.__dict__["apply"] is not _APPLY
+    return REPLAY and not watched and len(xs) > 1
+
+
+def _eager(step: Callable[[Tensor, State], State], xs: Tensor, state: State,
+           reverse: bool) -> tuple[Tensor, State]:
+    """The plain loop: every op of every step is a node of the graph."""
+    first_parts: list[Tensor] = [None] * len(xs)  # type: ignore[list-item]
+    for t in (reversed(range(len(xs))) if reverse else range(len(xs))):
+        state = step(xs[t], state)
+        first_parts[t] = state[0] if isinstance(state, tuple) else state
+    return stack(first_parts, dim=0), state
+
+
+@dataclass
+class _Op:
+    """One recorded op: it reads `inputs` (slot numbers) and writes its output to slot `out`."""
+
+    fn: type[Function]
+    options: dict[str, Any]
+    inputs: tuple[int, ...]
+    out: int
+    needs_input_grad: tuple[bool, ...] = ()
+    weight_grad_later: bool = False  # a matmul by an external weight: see _mark_needs
+
+
+@dataclass
+class _Tape:
+    """A traced step. Slot 0 holds x⟨t⟩, slots 1 … P the state parts, then come the slots of
+    the tensors from outside the step (`externals`) and of each op's output."""
+
+    shapes: list[tuple[int, ...]]
+    externals: dict[int, Tensor]           # slot -> tensor (a parameter, a constant, a hoisted op)
+    ops: list[_Op] = field(default_factory=list)
+    state_out: tuple[int, ...] = ()        # the slots holding the new state, part by part
+
+    def external_tensors(self) -> list[Tensor]:
+        return list(self.externals.values())
+
+
+def _trace(step: Callable[[Tensor, State], State], xs: Tensor,
+           parts: tuple[Tensor, ...]) -> _Tape | None:
+    """Record one step on stand-in tensors; None if the step is not a replayable shape (its state
+    changes shape, or comes out of it unchanged)."""
+    stand_ins = [Tensor(xs.data[0])] + [Tensor(p.data) for p in parts]
+    recorded: list[Any] = []
+    previous, _Recording.ops = _Recording.ops, recorded
+    try:
+        with no_grad():
+            result = step(stand_ins[0], tuple(stand_ins[1:]) if len(parts) > 1 else stand_ins[1])
+    finally:
+        _Recording.ops = previous
+    slot_of = {id(t): k for k, t in enumerate(stand_ins)}
+    tape = _Tape([t.shape for t in stand_ins], {})
+    hoisted: set[int] = set()               # slots that do not depend on x⟨t⟩ or the state
+    for fn, options, inputs, out in recorded:
+        slots = tuple(_slot(tape, slot_of, t, hoisted) for t in inputs)
+        slot_of[id(out)] = len(tape.shapes)
+        tape.shapes.append(out.shape)
+        if all(k in hoisted for k in slots):  # the same at every step: run it once, in the graph
+            tape.externals[slot_of[id(out)]] = fn.apply(*(tape.externals[k] for k in slots),
+                                                         **options)
+            hoisted.add(slot_of[id(out)])
+        else:
+            tape.ops.append(_Op(fn, options, slots, slot_of[id(out)]))
+    new_parts = result if isinstance(result, tuple) else (result,)
+    tape.state_out = tuple(slot_of.get(id(t), -1) for t in new_parts)
+    if (len(new_parts) != len(parts) or any(k <= len(parts) or k in hoisted for k in tape.state_out)
+            or any(tape.shapes[k] != p.shape for k, p in zip(tape.state_out, parts, strict=True))):
+        return None
+    _prune(tape)
+    _mark_needs(tape, xs, parts)
+    return tape
+
+
+def _slot(tape: _Tape, slot_of: dict[int, int], tensor: Tensor, hoisted: set[int]) -> int:
+    """The slot of a tensor an op reads; a tensor not made in the step becomes an external."""
+    if id(tensor) not in slot_of:
+        slot_of[id(tensor)] = len(tape.shapes)
+        tape.shapes.append(tensor.shape)
+        tape.externals[slot_of[id(tensor)]] = tensor
+        hoisted.add(slot_of[id(tensor)])
+    return slot_of[id(tensor)]
+
+
+def _prune(tape: _Tape) -> None:
+    """Keep only the externals the replayed ops read (a hoisted op's inputs are behind it)."""
+    read = {k for op in tape.ops for k in op.inputs}
+    tape.externals = {k: t for k, t in tape.externals.items() if k in read}
+
+
+def _mark_needs(tape: _Tape, xs: Tensor, parts: tuple[Tensor, ...]) -> None:
+    """Which slots carry a gradient: x⟨t⟩ if xs requires grad; the state if anything does (it is
+    computed from the parameters after the first step); an op's output if any input does."""
+    anything = xs.requires_grad or any(t.requires_grad for t in (*parts, *tape.external_tensors()))
+    needs = [False] * len(tape.shapes)
+    needs[0] = xs.requires_grad
+    needs[1:1 + len(parts)] = [anything] * len(parts)
+    for k, t in tape.externals.items():
+        needs[k] = t.requires_grad
+    for op in tape.ops:
+        op.needs_input_grad = tuple(needs[k] for k in op.inputs)
+        needs[op.out] = True in op.needs_input_grad
+        a, w = (op.inputs + (0, 0))[:2]
+        if (op.fn is MatMul and needs[w] and w in tape.externals and a not in tape.externals
+                and len(tape.shapes[a]) == len(tape.shapes[w]) == 2):
+            # h @ W: rather than a small aᵀ g per step, backward keeps each step's a and g and
+            # makes W's gradient in one matmul at the end (T·B rows at once: far faster)
+            op.weight_grad_later, op.needs_input_grad = True, (needs[a], False)
+
+
+class Scan(Function):
+    """The replayed recurrence as one node: inputs xs (T, …), the state parts and the externals.
+    Output (T + P − 1, …): the state's first part after every step (an LSTM's h), then the last
+    value of each other part (an LSTM's c), so no other part is kept for every step."""
+
+    @staticmethod
+    def forward(ctx, xs, *arrays, tape=None, reverse=False):
+        parts = len(tape.state_out)
+        slots: list[Any] = [None] * len(tape.shapes)
+        for k, array in zip(tape.externals, arrays[parts:], strict=True):
+            slots[k] = array
+        state = [a.copy() for a in arrays[:parts]]  # not a view that would keep its base alive
+        out = np.empty((len(xs) + parts - 1,) + state[0].shape, np.result_type(xs, *state))
+        steps: list[list[Function]] = [None] * len(xs)  # type: ignore[list-item]
+        for t in (reversed(range(len(xs))) if reverse else range(len(xs))):
+            slots[0] = xs[t]
+            slots[1:1 + parts] = state
+            contexts = []
+            for op in tape.ops:
+                op_ctx = op.fn.__new__(op.fn)
+                op_ctx.saved, op_ctx.needs_input_grad = (), op.needs_input_grad
+                slots[op.out] = op.fn.forward(op_ctx, *[slots[k] for k in op.inputs],
+                                              **op.options)
+                contexts.append(op_ctx)
+            state = [slots[k] for k in tape.state_out]
+            out[t] = state[0]
+            steps[t] = contexts
+        for p in range(1, parts):
+            out[len(xs) + p - 1] = state[p]
+        ctx.save_for_backward(tape, steps, reverse, xs.shape, xs.dtype)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        tape, steps, reverse, xs_shape, xs_dtype = ctx.saved
+        parts = len(tape.state_out)
+        gxs = np.zeros(xs_shape, np.result_type(xs_dtype, grad)) if ctx.needs_input_grad[0] else None
+        totals: dict[int, np.ndarray] = {}  # slot -> the external's gradient over all steps
+        later: dict[int, list[Any]] = {}  # weight slot -> [the weight, (a, g) per use]
+        carried: list[Any] = [None, *grad[len(steps):]]  # the last state's other parts
+        for t in (range(len(steps)) if reverse else reversed(range(len(steps)))):
+            grads: list[Any] = [None] * len(tape.shapes)
+            owned = [False] * len(tape.shapes)
+            first = tape.state_out[0]
+            grads[first] = grad[t] if carried[0] is None else grad[t] + carried[0]
+            owned[first] = carried[0] is not None
+            for k, g in zip(tape.state_out[1:], carried[1:], strict=True):
+                grads[k] = g
+            for op, op_ctx in zip(reversed(tape.ops), reversed(steps[t]), strict=True):
+                g = grads[op.out]
+                if g is None:
+                    continue
+                input_grads = op.fn.backward(op_ctx, g)
+                if op.weight_grad_later:
+                    a, w = op_ctx.saved
+                    pending = later.setdefault(op.inputs[1], [w])
+                    pending.append((a, g))
+                    if len(pending) > WEIGHT_GRAD_STEPS:  # bound the memory the pairs hold
+                        _add_weight_grad(totals, op.inputs[1], w, pending[1:])
+                        del pending[1:]
+                for k, needs, ig in zip(op.inputs, op.needs_input_grad, input_grads, strict=True):
+                    if not needs or ig is None:
+                        continue
+                    if grads[k] is None and type(ig) is not SliceGrad:
+                        grads[k] = ig  # the first contribution, kept as it is
+                    else:
+                        _add(grads, owned, tape.shapes, k, ig)
+            if gxs is not None and grads[0] is not None:
+                gxs[t] = grads[0]
+            carried = [grads[k] for k in range(1, 1 + parts)]
+            if not _Backward.retain_graph:
+                steps[t] = None  # this step's saved arrays are no longer needed
+            for k in tape.externals:
+                if grads[k] is not None:
+                    if k in totals:
+                        totals[k] += grads[k]
+                    else:
+                        totals[k] = np.array(grads[k], copy=True)
+        for k, (w, *pairs) in later.items():
+            if pairs:
+                _add_weight_grad(totals, k, w, pairs)
+        return (gxs, *carried, *(totals.get(k) for k in tape.externals))
+
+
+def _add_weight_grad(totals: dict[int, np.ndarray], k: int, w: np.ndarray,
+                     pairs: list[tuple[np.ndarray, np.ndarray]]) -> None:
+    """W's gradient Σₜ aₜᵀ gₜ as one matmul [a₀; a₁; …]ᵀ [g₀; g₁; …], in W's memory layout."""
+    a = np.concatenate([a for a, _ in pairs])                 # (T·B, K)
+    g = np.concatenate([g for _, g in pairs])                 # (T·B, N)
+    gw = a.T @ g if w.flags.c_contiguous else (g.T @ a).T     # W.T's gradient, laid out as W
+    if k in totals:
+        totals[k] += gw
+    else:
+        totals[k] = gw
+
+
+def _add(grads: list[Any], owned: list[bool], shapes: list[tuple[int, ...]], k: int,
+         g: np.ndarray | SliceGrad) -> None:
+    """Add one gradient into slot k's: in place once the slot holds an array made here."""
+    if type(g) is SliceGrad:
+        if not owned[k]:
+            dense = np.zeros(shapes[k], g.values.dtype)
+            if grads[k] is not None:
+                dense += grads[k]
+            grads[k], owned[k] = dense, True
+        grads[k][g.index] += g.values
+    elif grads[k] is None:
+        grads[k] = g
+    elif owned[k]:
+        grads[k] += g
+    else:
+        grads[k], owned[k] = grads[k] + g, True
+
+
+_APPLY = Function.__dict__["apply"]
