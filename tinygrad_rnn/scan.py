@@ -30,8 +30,15 @@ import numpy as np
 
 from tinygrad_rnn.creation import stack
 from tinygrad_rnn.functions import MatMul
-from tinygrad_rnn.tensor import (Function, SliceGrad, Tensor, _Anomaly, _Backward, _Recording,
-                                 no_grad)
+from tinygrad_rnn.tensor import (
+    Function,
+    SliceGrad,
+    Tensor,
+    _Anomaly,
+    _Backward,
+    _Recording,
+    no_grad,
+)
 
 __all__ = ["scan", "Scan", "REPLAY"]
 
@@ -204,7 +211,8 @@ class Scan(Function):
     def backward(ctx, grad):
         tape, steps, reverse, xs_shape, xs_dtype = ctx.saved
         parts = len(tape.state_out)
-        gxs = np.zeros(xs_shape, np.result_type(xs_dtype, grad)) if ctx.needs_input_grad[0] else None
+        needs_xs = ctx.needs_input_grad[0]
+        gxs = np.zeros(xs_shape, np.result_type(xs_dtype, grad)) if needs_xs else None
         totals: dict[int, np.ndarray] = {}  # slot -> the external's gradient over all steps
         later: dict[int, list[Any]] = {}  # weight slot -> [the weight, (a, g) per use]
         carried: list[Any] = [None, *grad[len(steps):]]  # the last state's other parts
