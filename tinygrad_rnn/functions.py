@@ -245,14 +245,18 @@ class Tanh(Function):
 class Sigmoid(Function):
     """y = 1 / (1 + e⁻ˣ)    dy/dx = y (1 - y)
 
-    Stable for any x: with e = e^(-|x|) ≤ 1, y = 1/(1+e) for x ≥ 0 and e/(1+e) for x < 0,
-    so exp never overflows and tiny outputs keep their precision."""
+    Accurate for any x, computed in place: for x ≪ 0, 1 + e⁻ˣ is e⁻ˣ to full precision, so tiny
+    outputs keep their digits; below x ≈ −88 (float32) or −709 (float64) e⁻ˣ overflows to inf
+    and y is 0, where the true value is below the smallest normal number anyway."""
 
     @staticmethod
     def forward(ctx, x):
-        e = np.exp(-np.abs(x))
-        r = 1.0 / (1.0 + e)
-        y = np.where(x >= 0, r, e * r)
+        y = np.empty(x.shape, np.result_type(x.dtype, np.float16))  # float, even for int x
+        np.negative(x, out=y)
+        with np.errstate(over="ignore"):
+            np.exp(y, out=y)
+        y += 1.0
+        np.reciprocal(y, out=y)
         ctx.save_for_backward(y)
         return y
 

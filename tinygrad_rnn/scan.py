@@ -189,15 +189,15 @@ class Scan(Function):
         state = [a.copy() for a in arrays[:parts]]  # not a view that would keep its base alive
         out = np.empty((len(xs) + parts - 1,) + state[0].shape, np.result_type(xs, *state))
         steps: list[list[Function]] = [None] * len(xs)  # type: ignore[list-item]
+        plan = [(op.fn, op.inputs, op.options, op.out, op.needs_input_grad) for op in tape.ops]
         for t in (reversed(range(len(xs))) if reverse else range(len(xs))):
             slots[0] = xs[t]
             slots[1:1 + parts] = state
             contexts = []
-            for op in tape.ops:
-                op_ctx = op.fn.__new__(op.fn)
-                op_ctx.saved, op_ctx.needs_input_grad = (), op.needs_input_grad
-                slots[op.out] = op.fn.forward(op_ctx, *[slots[k] for k in op.inputs],
-                                              **op.options)
+            for fn, inputs, options, out_slot, needs in plan:  # the ops of one step, in order
+                op_ctx = fn.__new__(fn)
+                op_ctx.saved, op_ctx.needs_input_grad = (), needs
+                slots[out_slot] = fn.forward(op_ctx, *[slots[k] for k in inputs], **options)
                 contexts.append(op_ctx)
             state = [slots[k] for k in tape.state_out]
             out[t] = state[0]
@@ -216,6 +216,8 @@ class Scan(Function):
         totals: dict[int, np.ndarray] = {}  # slot -> the external's gradient over all steps
         later: dict[int, list[Any]] = {}  # weight slot -> [the weight, (a, g) per use]
         carried: list[Any] = [None, *grad[len(steps):]]  # the last state's other parts
+        plan = [(op.fn.backward, op.out, _targets(op), op.weight_grad_later and op.inputs[1])
+                for op in reversed(tape.ops)]
         for t in (range(len(steps)) if reverse else reversed(range(len(steps)))):
             grads: list[Any] = [None] * len(tape.shapes)
             owned = [False] * len(tape.shapes)
@@ -224,20 +226,17 @@ class Scan(Function):
             owned[first] = carried[0] is not None
             for k, g in zip(tape.state_out[1:], carried[1:], strict=True):
                 grads[k] = g
-            for op, op_ctx in zip(reversed(tape.ops), reversed(steps[t]), strict=True):
-                g = grads[op.out]
+            contexts = steps[t][::-1]
+            for (backward, out_slot, targets, weight), op_ctx in zip(plan, contexts, strict=True):
+                g = grads[out_slot]
                 if g is None:
                     continue
-                input_grads = op.fn.backward(op_ctx, g)
-                if op.weight_grad_later:
-                    a, w = op_ctx.saved
-                    pending = later.setdefault(op.inputs[1], [w])
-                    pending.append((a, g))
-                    if len(pending) > WEIGHT_GRAD_STEPS:  # bound the memory the pairs hold
-                        _add_weight_grad(totals, op.inputs[1], w, pending[1:])
-                        del pending[1:]
-                for k, needs, ig in zip(op.inputs, op.needs_input_grad, input_grads, strict=True):
-                    if not needs or ig is None:
+                input_grads = backward(op_ctx, g)
+                if weight:
+                    _later(later, totals, weight, op_ctx.saved, g)
+                for position, k in targets:
+                    ig = input_grads[position]
+                    if ig is None:
                         continue
                     if grads[k] is None and type(ig) is not SliceGrad:
                         grads[k] = ig  # the first contribution, kept as it is
@@ -258,6 +257,24 @@ class Scan(Function):
             if pairs:
                 _add_weight_grad(totals, k, w, pairs)
         return (gxs, *carried, *(totals.get(k) for k in tape.externals))
+
+
+def _targets(op: _Op) -> tuple[tuple[int, int], ...]:
+    """(position, slot) of each input of op whose gradient backward must pass on."""
+    return tuple((i, k) for i, (k, needs) in enumerate(zip(op.inputs, op.needs_input_grad,
+                                                           strict=True)) if needs)
+
+
+def _later(later: dict[int, list[Any]], totals: dict[int, np.ndarray], k: int,
+           saved: tuple[np.ndarray, np.ndarray], g: np.ndarray) -> None:
+    """Keep a step's (a, g) for the weight in slot k; every WEIGHT_GRAD_STEPS steps, turn the
+    pairs kept into W's gradient (which bounds the memory they hold)."""
+    a, w = saved
+    pending = later.setdefault(k, [w])
+    pending.append((a, g))
+    if len(pending) > WEIGHT_GRAD_STEPS:
+        _add_weight_grad(totals, k, w, pending[1:])
+        del pending[1:]
 
 
 def _add_weight_grad(totals: dict[int, np.ndarray], k: int, w: np.ndarray,
