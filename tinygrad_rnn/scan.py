@@ -99,6 +99,7 @@ class _Tape:
     externals: dict[int, Tensor]           # slot -> tensor (a parameter, a constant, a hoisted op)
     ops: list[_Op] = field(default_factory=list)
     state_out: tuple[int, ...] = ()        # the slots holding the new state, part by part
+    dtype: Any = None                      # of the new state (Scan's output)
 
     def external_tensors(self) -> list[Tensor]:
         return list(self.externals.values())
@@ -131,12 +132,24 @@ def _trace(step: Callable[[Tensor, State], State], xs: Tensor,
             tape.ops.append(_Op(fn, options, slots, slot_of[id(out)]))
     new_parts = result if isinstance(result, tuple) else (result,)
     tape.state_out = tuple(slot_of.get(id(t), -1) for t in new_parts)
-    if (len(new_parts) != len(parts) or any(k <= len(parts) or k in hoisted for k in tape.state_out)
-            or any(tape.shapes[k] != p.shape for k, p in zip(tape.state_out, parts, strict=True))):
+    tape.dtype = np.result_type(*(t.dtype for t in new_parts))
+    if not _replayable(tape, new_parts, parts, hoisted):
         return None
     _prune(tape)
     _mark_needs(tape, xs, parts)
     return tape
+
+
+def _replayable(tape: _Tape, new_parts: tuple[Tensor, ...], parts: tuple[Tensor, ...],
+                hoisted: set[int]) -> bool:
+    """Whether Scan can run this step: as many new state parts as old ones, each made by a
+    replayed op (not passed through, not constant), each a different tensor, all of one shape
+    (Scan's output stacks them) and that of the state that came in."""
+    slots = tape.state_out
+    return (len(new_parts) == len(parts) and len(set(slots)) == len(slots)
+            and all(k > len(parts) and k not in hoisted for k in slots)
+            and all(tape.shapes[k] == parts[0].shape == p.shape
+                    for k, p in zip(slots, parts, strict=True)))
 
 
 def _slot(tape: _Tape, slot_of: dict[int, int], tensor: Tensor, hoisted: set[int]) -> int:
@@ -187,7 +200,7 @@ class Scan(Function):
         for k, array in zip(tape.externals, arrays[parts:], strict=True):
             slots[k] = array
         state = [a.copy() for a in arrays[:parts]]  # not a view that would keep its base alive
-        out = np.empty((len(xs) + parts - 1,) + state[0].shape, np.result_type(xs, *state))
+        out = np.empty((len(xs) + parts - 1,) + state[0].shape, tape.dtype)
         steps: list[list[Function]] = [None] * len(xs)  # type: ignore[list-item]
         plan = [(op.fn, op.inputs, op.options, op.out, op.needs_input_grad) for op in tape.ops]
         for t in (reversed(range(len(xs))) if reverse else range(len(xs))):
