@@ -338,3 +338,63 @@ def test_a_step_that_widens_the_dtype():
     want, _ = scan_module._eager(step, xs, h0, False)
     assert out.dtype == want.dtype == np.float64
     np.testing.assert_allclose(out.data, want.data, rtol=0, atol=1e-12)
+
+
+# ---- the tape cache: a cell traces once per input description --------------------------------
+def counting_traces(monkeypatch):
+    calls = []
+    original = scan_module._trace
+
+    def counted(*args):
+        calls.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(scan_module, "_trace", counted)
+    return calls
+
+
+def test_a_cell_is_traced_once_and_its_tape_reused(monkeypatch):
+    calls = counting_traces(monkeypatch)
+    cell = make_cell("lstm")
+    xs, state = inputs("lstm", cell, 5)
+    first, _ = scan(cell.step, xs, state)
+    second, _ = scan(cell.step, xs, state)
+    assert len(calls) == 1
+    np.testing.assert_array_equal(first.data, second.data)
+    scan(cell.step, randn(4, 6, B + 1, 4 * H), (randn(5, B + 1, H), randn(6, B + 1, H)))
+    assert len(calls) == 2                                       # another batch size: a new tape
+
+
+def test_a_changed_attribute_or_frozen_weight_is_traced_again(monkeypatch):
+    """Replacing an attribute (here the nonlinearity) or freezing a parameter must not reuse
+    the old tape: the replay then equals the eager loop of the changed cell."""
+    calls = counting_traces(monkeypatch)
+    cell = make_cell("rnn_tanh")
+    xs, h0 = inputs("rnn_tanh", cell, 5)
+    scan(cell.step, xs, h0)
+    cell.nonlinearity = "relu"
+    got, _ = scan(cell.step, xs, h0)
+    want, _ = scan_module._eager(cell.step, xs, h0, False)
+    np.testing.assert_allclose(got.data, want.data, **TIGHT)
+    assert (got.data >= 0).all() and len(calls) == 2
+    cell.weight_hh.requires_grad_(False)
+    got, _ = scan(cell.step, xs, h0)
+    got.sum().backward()
+    assert len(calls) == 3 and cell.weight_hh.grad is None and xs.grad is not None
+    cell.weight_hh = nn.Parameter(cell.weight_hh.data * 0.0)     # a new object
+    got, _ = scan(cell.step, xs, h0)
+    assert len(calls) == 4
+    np.testing.assert_allclose(got.data, np.maximum(xs.data, 0.0), **TIGHT)  # W_hh = 0
+
+
+def test_the_reused_tape_would_be_wrong_if_the_cache_ignored_attributes(monkeypatch):
+    """The check above can fail: with the attribute comparison defeated, a stale tape replays
+    tanh for a cell switched to relu."""
+    monkeypatch.setattr(scan_module, "vars", lambda owner: {}, raising=False)
+    cell = make_cell("rnn_tanh")
+    xs, h0 = inputs("rnn_tanh", cell, 5)
+    scan(cell.step, xs, h0)
+    cell.nonlinearity = "relu"
+    got, _ = scan(cell.step, xs, h0)
+    want, _ = scan_module._eager(cell.step, xs, h0, False)
+    assert not np.allclose(got.data, want.data)

@@ -22,6 +22,7 @@ eager loop, so every op is still seen.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ from tinygrad_rnn.tensor import (
     _Anomaly,
     _Backward,
     _Recording,
+    is_grad_enabled,
     no_grad,
 )
 
@@ -53,7 +55,7 @@ def scan(step: Callable[[Tensor, State], State], xs: Tensor, state: State,
     """Run `state = step(xs[t], state)` for t = 0 … T−1 (T−1 … 0 if `reverse`). Return the
     first part of the state after every step, stacked in time order (T, …), and the last state."""
     parts = tuple(state) if isinstance(state, tuple) else (state,)
-    tape = _trace(step, xs, parts) if _replay_pays(xs) else None
+    tape = _tape(step, xs, parts) if _replay_pays(xs) else None
     if tape is None:
         return _eager(step, xs, state, reverse)
     out = Scan.apply(xs, *parts, *tape.external_tensors(), tape=tape, reverse=reverse)
@@ -93,16 +95,60 @@ class _Op:
 @dataclass
 class _Tape:
     """A traced step. Slot 0 holds x⟨t⟩, slots 1 … P the state parts, then come the slots of
-    the tensors from outside the step (`externals`) and of each op's output."""
+    the tensors from outside the step (`leaves`: parameters, constants) and of each op's output.
+    `hoisted` ops read only leaves and other hoisted ops; `reads` are the slots from outside the
+    replayed ops read, in the order Scan takes them as inputs."""
 
     shapes: list[tuple[int, ...]]
-    externals: dict[int, Tensor]           # slot -> tensor (a parameter, a constant, a hoisted op)
+    leaves: dict[int, Tensor] = field(default_factory=dict)
+    hoisted: list[_Op] = field(default_factory=list)
     ops: list[_Op] = field(default_factory=list)
+    reads: tuple[int, ...] = ()
     state_out: tuple[int, ...] = ()        # the slots holding the new state, part by part
     dtype: Any = None                      # of the new state (Scan's output)
+    leaf_flags: tuple[bool, ...] = ()      # each leaf's requires_grad when traced
 
     def external_tensors(self) -> list[Tensor]:
-        return list(self.externals.values())
+        """The tensors Scan reads from outside the step: leaves, and the hoisted ops' results,
+        computed now (once per call, as ordinary nodes of the graph)."""
+        values = dict(self.leaves)
+        for op in self.hoisted:
+            values[op.out] = op.fn.apply(*(values[k] for k in op.inputs), **op.options)
+        return [values[k] for k in self.reads]
+
+
+# step's owner (a cell) -> {inputs' description: (tape or None, the owner's attributes then)}
+_TAPES: weakref.WeakKeyDictionary[Any, dict[tuple, tuple[_Tape | None, tuple]]] = \
+    weakref.WeakKeyDictionary()
+
+
+def _tape(step: Callable[[Tensor, State], State], xs: Tensor,
+          parts: tuple[Tensor, ...]) -> _Tape | None:
+    """The step's tape for inputs like these. A method's tape is kept and used again while its
+    object's attributes are the same objects and its leaves want the same gradients (so a cell
+    traces once per input shape); any other step is traced at every call."""
+    owner, function = getattr(step, "__self__", None), getattr(step, "__func__", None)
+    if function is None or not hasattr(owner, "__dict__"):
+        return _trace(step, xs, parts)
+    key = (function, xs.shape[1:], xs.dtype, xs.requires_grad, is_grad_enabled(),
+           tuple((p.shape, p.dtype, p.requires_grad) for p in parts))
+    attributes = tuple(vars(owner).values())
+    try:
+        tapes = _TAPES.setdefault(owner, {})
+    except TypeError:  # an owner that cannot be weakly referenced
+        return _trace(step, xs, parts)
+    if key in tapes:
+        tape, then = tapes[key]
+        same = len(then) == len(attributes) and all(
+            a is b for a, b in zip(then, attributes, strict=True))
+        if same and (tape is None or tape.leaf_flags == _leaf_flags(tape)):
+            return tape
+    tapes[key] = (_trace(step, xs, parts), attributes)
+    return tapes[key][0]
+
+
+def _leaf_flags(tape: _Tape) -> tuple[bool, ...]:
+    return tuple(t.requires_grad for t in tape.leaves.values())
 
 
 def _trace(step: Callable[[Tensor, State], State], xs: Tensor,
@@ -118,24 +164,25 @@ def _trace(step: Callable[[Tensor, State], State], xs: Tensor,
     finally:
         _Recording.ops = previous
     slot_of = {id(t): k for k, t in enumerate(stand_ins)}
-    tape = _Tape([t.shape for t in stand_ins], {})
+    tape = _Tape([t.shape for t in stand_ins])
     hoisted: set[int] = set()               # slots that do not depend on x⟨t⟩ or the state
     for fn, options, inputs, out in recorded:
         slots = tuple(_slot(tape, slot_of, t, hoisted) for t in inputs)
         slot_of[id(out)] = len(tape.shapes)
         tape.shapes.append(out.shape)
+        op = _Op(fn, options, slots, slot_of[id(out)])
         if all(k in hoisted for k in slots):  # the same at every step: run it once, in the graph
-            tape.externals[slot_of[id(out)]] = fn.apply(*(tape.externals[k] for k in slots),
-                                                         **options)
-            hoisted.add(slot_of[id(out)])
+            tape.hoisted.append(op)
+            hoisted.add(op.out)
         else:
-            tape.ops.append(_Op(fn, options, slots, slot_of[id(out)]))
+            tape.ops.append(op)
     new_parts = result if isinstance(result, tuple) else (result,)
     tape.state_out = tuple(slot_of.get(id(t), -1) for t in new_parts)
     tape.dtype = np.result_type(*(t.dtype for t in new_parts))
     if not _replayable(tape, new_parts, parts, hoisted):
         return None
-    _prune(tape)
+    tape.reads = tuple(sorted({k for op in tape.ops for k in op.inputs if k in hoisted}))
+    tape.leaf_flags = _leaf_flags(tape)
     _mark_needs(tape, xs, parts)
     return tape
 
@@ -157,31 +204,28 @@ def _slot(tape: _Tape, slot_of: dict[int, int], tensor: Tensor, hoisted: set[int
     if id(tensor) not in slot_of:
         slot_of[id(tensor)] = len(tape.shapes)
         tape.shapes.append(tensor.shape)
-        tape.externals[slot_of[id(tensor)]] = tensor
+        tape.leaves[slot_of[id(tensor)]] = tensor
         hoisted.add(slot_of[id(tensor)])
     return slot_of[id(tensor)]
-
-
-def _prune(tape: _Tape) -> None:
-    """Keep only the externals the replayed ops read (a hoisted op's inputs are behind it)."""
-    read = {k for op in tape.ops for k in op.inputs}
-    tape.externals = {k: t for k, t in tape.externals.items() if k in read}
 
 
 def _mark_needs(tape: _Tape, xs: Tensor, parts: tuple[Tensor, ...]) -> None:
     """Which slots carry a gradient: x⟨t⟩ if xs requires grad; the state if anything does (it is
     computed from the parameters after the first step); an op's output if any input does."""
-    anything = xs.requires_grad or any(t.requires_grad for t in (*parts, *tape.external_tensors()))
     needs = [False] * len(tape.shapes)
+    for k, t in tape.leaves.items():
+        needs[k] = t.requires_grad
+    for op in tape.hoisted:
+        needs[op.out] = any(needs[k] for k in op.inputs)
+    anything = (xs.requires_grad or any(p.requires_grad for p in parts)
+                or any(needs[k] for k in tape.reads))
     needs[0] = xs.requires_grad
     needs[1:1 + len(parts)] = [anything] * len(parts)
-    for k, t in tape.externals.items():
-        needs[k] = t.requires_grad
     for op in tape.ops:
         op.needs_input_grad = tuple(needs[k] for k in op.inputs)
         needs[op.out] = True in op.needs_input_grad
         a, w = (op.inputs + (0, 0))[:2]
-        if (op.fn is MatMul and needs[w] and w in tape.externals and a not in tape.externals
+        if (op.fn is MatMul and needs[w] and w in tape.reads and a not in tape.reads
                 and len(tape.shapes[a]) == len(tape.shapes[w]) == 2):
             # h @ W: rather than a small aᵀ g per step, backward keeps each step's a and g and
             # makes W's gradient in one matmul at the end (T·B rows at once: far faster)
@@ -197,7 +241,7 @@ class Scan(Function):
     def forward(ctx, xs, *arrays, tape=None, reverse=False):
         parts = len(tape.state_out)
         slots: list[Any] = [None] * len(tape.shapes)
-        for k, array in zip(tape.externals, arrays[parts:], strict=True):
+        for k, array in zip(tape.reads, arrays[parts:], strict=True):
             slots[k] = array
         state = [a.copy() for a in arrays[:parts]]  # not a view that would keep its base alive
         out = np.empty((len(xs) + parts - 1,) + state[0].shape, tape.dtype)
@@ -260,7 +304,7 @@ class Scan(Function):
             carried = [grads[k] for k in range(1, 1 + parts)]
             if not _Backward.retain_graph:
                 steps[t] = None  # this step's saved arrays are no longer needed
-            for k in tape.externals:
+            for k in tape.reads:
                 if grads[k] is not None:
                     if k in totals:
                         totals[k] += grads[k]
@@ -269,7 +313,7 @@ class Scan(Function):
         for k, (w, *pairs) in later.items():
             if pairs:
                 _add_weight_grad(totals, k, w, pairs)
-        return (gxs, *carried, *(totals.get(k) for k in tape.externals))
+        return (gxs, *carried, *(totals.get(k) for k in tape.reads))
 
 
 def _targets(op: _Op) -> tuple[tuple[int, int], ...]:
