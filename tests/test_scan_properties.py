@@ -180,19 +180,6 @@ class Program:
         return unused | ({"W", "V", "b"} - {p for is_live, p, _ in self.parameter_reads(steps)
                                              if is_live})
 
-    def starved(self, steps: int, requires_grad: dict[str, bool]) -> set[str]:
-        """The inputs of the Scan node that want a gradient and get None from Scan.backward
-        (and no gradient by another path): the engine's backward then raises KeyError, see
-        test_an_input_scan_gives_no_gradient_breaks_backward. Empty if the step runs eagerly."""
-        if not self.replayable():
-            return set()
-        unused = self.unused(steps)
-        starved = {n for n in ("h0", "c0")[:self.parts] if n in unused and requires_grad[n]}
-        for is_live, parameter, direct in self.parameter_reads(steps):
-            if requires_grad[parameter] and not is_live and (not direct or parameter in unused):
-                starved.add(parameter if direct else f"{parameter} (hoisted)")
-        return starved
-
 
 def register_names(parts: int, count: int) -> list[str]:
     return ["x", "h", "c"][:1 + parts] + [f"v{i}" for i in range(1 + parts, count)]
@@ -358,10 +345,9 @@ Runner = Callable[[Callable[..., Any], Tensor, Any, bool], tuple[Tensor, Any]]
 
 
 def results(run: Runner, step: Callable[..., Any], xs: Tensor, state: Any, reverse: bool,
-            leaves: list[Tensor], seed: int) -> tuple[list[np.ndarray], list[Any] | None, Tensor]:
+            leaves: list[Tensor], seed: int) -> tuple[list[np.ndarray], list[Any], Tensor]:
     """run's outputs and last state, and the gradients of the leaves for a random weighting of
-    all of them (the same weights for every run with the same seed); None for the gradients if
-    backward raised KeyError (the known bug, see compare)."""
+    all of them (the same weights for every run with the same seed)."""
     for t in leaves:
         t.grad = None
     with np.errstate(all="ignore"):
@@ -372,10 +358,7 @@ def results(run: Runner, step: Callable[..., Any], xs: Tensor, state: Any, rever
         for f in as_parts(final):
             loss = loss + (f * Tensor(rng.standard_normal(f.shape))).sum()
         if loss.requires_grad:
-            try:
-                loss.backward()
-            except KeyError:
-                return values, None, out
+            loss.backward()
     return values, [None if t.grad is None else t.grad.copy() for t in leaves], out
 
 
@@ -405,12 +388,8 @@ def eager(step, xs, state, reverse):
 
 def compare(case: Case, cell: ProgramCell, xs: Tensor, state: Any,
             step: Callable[..., Any] | None = None, reference: Runner = eager) -> Tensor:
-    """Replay against the reference (the eager loop) on these inputs: values and gradients.
-
-    Two known differences, each an xfail below, are let through only where the program's
-    dataflow predicts them: backward raising KeyError when Scan gives no gradient to an input
-    that wants one (`Program.starved`), and a zero gradient where the eager loop's is None (xs,
-    when the step does not use x)."""
+    """Replay against the reference (the eager loop) on these inputs: values and gradients,
+    and None exactly where the eager loop's gradient is None (a leaf the results do not use)."""
     program = case.program
     step = cell.step if step is None else step
     leaves = [xs, *as_parts(state), *cell.parameters()]
@@ -419,31 +398,10 @@ def compare(case: Case, cell: ProgramCell, xs: Tensor, state: Any,
                                          case.seed)
     want_values, want_grads, _ = results(reference, step, xs, state, case.reverse, leaves,
                                          case.seed)
-    assert want_grads is not None, "the reference's backward raised KeyError"
     assert_matches(got_values, want_values, ["outputs", "last h", "last c"][:1 + program.parts])
     unused = program.unused(case.steps)
     for name, leaf, w in zip(names, leaves, want_grads, strict=True):  # the analysis is right
         assert (w is None) == (name in unused or not leaf.requires_grad), name
-    if got_grads is None:
-        wants = {n: t.requires_grad for n, t in zip(names, leaves, strict=True)}
-        starved = program.starved(case.steps, wants)
-        assert starved, "backward raised KeyError, and no input of Scan is starved"
-        event(f"known bug: KeyError in backward ({', '.join(sorted(starved))} starved)")
-        # again with the starved leaves frozen, to compare the other gradients
-        starved_leaves = {name.split()[0] for name in starved}
-        frozen = [t for n, t in zip(names, leaves, strict=True) if n in starved_leaves]
-        for t in frozen:
-            t.requires_grad_(False)
-        try:
-            return compare(case, cell, xs, state, step, reference)
-        finally:
-            for t in frozen:
-                t.requires_grad_(True)
-    for i, (name, g, w) in enumerate(zip(names, got_grads, want_grads, strict=True)):
-        if w is None and g is not None and name in unused:
-            assert not np.any(g), f"{name}: replay {g!r}, eager None"
-            event(f"known difference: {name}.grad zeros, eager None")
-            got_grads[i] = None
     assert_matches(got_grads, want_grads, [f"{n}.grad" for n in names])
     return out
 
@@ -524,20 +482,17 @@ def test_a_kept_tape_replays_new_inputs_like_the_eager_loop(case):
     inputs (same shapes) uses the kept tape and still equals the eager loop."""
     cell = ProgramCell(case.program, case.seed, case.size)
     xs, state = make_inputs(case)
-    everything = dict.fromkeys(["xs", "h0", "c0", "W", "V", "b"], True)
-    simple = not case.program.starved(case.steps, everything)  # else compare traces again
     traced = []
     original = scan_module._trace
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(scan_module, "_trace", lambda *args: traced.append(1) or original(*args))
         compare(case, cell, xs, state)
-        assert len(traced) == 1 or not simple
+        assert len(traced) == 1
         xs, state = make_inputs(case, seed_offset=100)
-        if simple:
-            scan(cell.step, xs, state, case.reverse)
-            assert len(traced) == 1
+        scan(cell.step, xs, state, case.reverse)
+        assert len(traced) == 1
         compare(case, cell, xs, state)
-    assert len(traced) == 1 or not simple
+    assert len(traced) == 1
 
 
 # ---- fixed examples: replay really happens, and the comparison can fail ---------------------
@@ -601,7 +556,7 @@ def test_the_comparison_fails_when_scan_backward_is_wrong(monkeypatch):
         compare(case, cell, xs, h0)
 
 
-# ---- what these properties found: strict xfails ---------------------------------------------
+# ---- what these properties found (two bugs, now fixed) ----------------------------------------
 def small_inputs(requires_grad: bool = True) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     rng = np.random.default_rng(0)
     xs = Tensor(rng.standard_normal((2, 1, 2)), requires_grad=requires_grad)
@@ -620,14 +575,11 @@ STARVING_STEPS = {
 }
 
 
-@pytest.mark.xfail(strict=True, raises=KeyError, reason=(
-    "Scan.backward returns None for an input that requires grad when the replayed step gives "
-    "it no gradient (a state part the step does not read; a parameter, or a hoisted op's "
-    "result, read only by ops the new state does not depend on); the engine's backward "
-    "expects a gradient for every node it sorted and raises KeyError in _walk. The eager "
-    "loop never puts such an input in the graph and leaves its grad None."))
 @pytest.mark.parametrize("make_step", list(STARVING_STEPS.values()), ids=list(STARVING_STEPS))
-def test_an_input_scan_gives_no_gradient_breaks_backward(make_step):
+def test_an_input_the_step_gives_no_gradient_gets_none_as_in_the_eager_loop(make_step):
+    """Scan.backward returns None for an input that wants a gradient but gets none (a state part
+    the step does not read; a parameter, or a hoisted op's result, read only by dead code): the
+    engine's backward used to raise KeyError there; now that leaf's grad stays None."""
     xs, h0, W, b = small_inputs()
     step = make_step(W, b)
     grads = []
@@ -637,16 +589,13 @@ def test_an_input_scan_gives_no_gradient_breaks_backward(make_step):
         out, h = run(step, xs, h0, False)
         assert (Scan in graph_ops(out)) == (run is replay)
         (out.sum() + h.sum()).backward()
-        grads.append([None if t.grad is None or not t.grad.any() else t.grad
-                      for t in (xs, h0, W, b)])   # None and zeros count as the same here
+        grads.append([t.grad for t in (xs, h0, W, b)])
     assert_matches(grads[1], grads[0], ["xs.grad", "h0.grad", "W.grad", "b.grad"])
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "A replayed step that does not read x gives xs a gradient of zeros; the eager loop, where "
-    "no op reads xs[t], leaves xs.grad None (Scan.backward allocates gxs whenever xs requires "
-    "grad)."))
 def test_xs_the_step_does_not_read_gets_no_gradient():
+    """A replayed step that does not read x leaves xs.grad None, as the eager loop does (it used
+    to be zeros)."""
     xs, h0, W, _ = small_inputs()
     out, h = replay(lambda x, h: (h @ W).tanh(), xs, h0, False)
     assert Scan in graph_ops(out)

@@ -268,8 +268,7 @@ class Scan(Function):
     def backward(ctx, grad):
         tape, steps, reverse, xs_shape, xs_dtype = ctx.saved
         parts = len(tape.state_out)
-        needs_xs = ctx.needs_input_grad[0]
-        gxs = np.zeros(xs_shape, np.result_type(xs_dtype, grad)) if needs_xs else None
+        gxs = None  # made at the first step that gives x⟨t⟩ a gradient
         totals: dict[int, np.ndarray] = {}  # slot -> the external's gradient over all steps
         later: dict[int, list[Any]] = {}  # weight slot -> [the weight, (a, g) per use]
         carried: list[Any] = [None, *grad[len(steps):]]  # the last state's other parts
@@ -299,7 +298,9 @@ class Scan(Function):
                         grads[k] = ig  # the first contribution, kept as it is
                     else:
                         _add(grads, owned, tape.shapes, k, ig)
-            if gxs is not None and grads[0] is not None:
+            if grads[0] is not None:
+                if gxs is None:
+                    gxs = np.zeros(xs_shape, np.result_type(xs_dtype, grads[0]))
                 gxs[t] = grads[0]
             carried = [grads[k] for k in range(1, 1 + parts)]
             if not _Backward.retain_graph:

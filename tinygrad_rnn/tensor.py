@@ -559,7 +559,9 @@ def _walk(root: Function, grad: np.ndarray, retain_graph: bool) -> None:
     grads: dict[int, np.ndarray] = {id(root): grad}
     owned: set[int] = set()  # ids of gradient arrays made here, safe to add into in place
     for ctx in reversed(_topological_order(root)):
-        g = grads.pop(id(ctx))
+        g = grads.pop(id(ctx), None)
+        if g is None:  # no gradient reached it (an op may pass None for an input it ignores)
+            continue
         if isinstance(ctx, Tensor):  # a leaf that requires grad: its gradient is complete
             _accumulate(ctx, g)
             continue
