@@ -31,29 +31,37 @@ from benchmarks.workloads import Workload, make_data, memory_workload, suite
 __all__ = ["main", "run"]
 
 
-def _time_workload(workload: Workload, blocks: int, block_seconds: float,
-                   budget_seconds: float) -> list[Result]:
-    """Build every contender on the same weights and data, then time them interleaved."""
-    params = init_params(workload.cell, workload.vocab, workload.hidden, workload.dtype,
-                         np.random.default_rng(0))
-    inputs, targets = make_data(workload)
-    steps: dict[str, Step] = {}
-    results: dict[str, Result] = {}
-    per_time_step = workload.name.startswith("scaling")
-    unit = "s/time step" if per_time_step else "s/step"
-    for contender in CONTENDERS:
-        result = Result(workload.name, contender.key, contender.label(workload.cell), "ok", unit)
-        try:
-            steps[contender.key] = contender.build(workload, params, inputs, targets)
-        except Unavailable as reason:
-            result.status = f"skipped: {reason}"
-        results[contender.key] = result
-    scale = 1.0 / workload.steps if per_time_step else 1.0
-    for key, timing in interleaved(steps, blocks, block_seconds, budget_seconds).items():
-        result = results[key]
-        result.blocks = [seconds * scale for seconds in timing.blocks]
-        result.value, result.loss = timing.median * scale, timing.first_loss
+def _time_group(group: list[Workload], blocks: int, block_seconds: float,
+                budget_seconds: float) -> list[Result]:
+    """Build every contender of every workload in the group on the same weights and data, then
+    time them all interleaved: one workload's contenders, or the scaling rows together (so
+    the per-step cost at T = 3200 and at T = 50 is measured under the same machine load)."""
+    steps: dict[tuple[str, str], Step] = {}
+    results: dict[tuple[str, str], Result] = {}
+    for workload in group:
+        params = init_params(workload.cell, workload.vocab, workload.hidden, workload.dtype,
+                             np.random.default_rng(0))
+        inputs, targets = make_data(workload)
+        unit = "s/time step" if _per_time_step(workload) else "s/step"
+        for contender in CONTENDERS:
+            key = (workload.name, contender.key)
+            results[key] = Result(workload.name, contender.key, contender.label(workload.cell),
+                                  "ok", unit)
+            try:
+                steps[key] = contender.build(workload, params, inputs, targets)
+            except Unavailable as reason:
+                results[key].status = f"skipped: {reason}"
+    scale = {w.name: 1.0 / w.steps if _per_time_step(w) else 1.0 for w in group}
+    timed = interleaved(steps, blocks, block_seconds, budget_seconds * len(group))
+    for key, timing in timed.items():
+        result, factor = results[key], scale[key[0]]
+        result.blocks = [seconds * factor for seconds in timing.blocks]
+        result.value, result.loss = timing.median * factor, timing.first_loss
     return list(results.values())
+
+
+def _per_time_step(workload: Workload) -> bool:
+    return workload.name.startswith("scaling")
 
 
 def run(quick: bool, blocks: int, only: list[str] | None, console: Console) -> dict[str, Any]:
@@ -61,11 +69,13 @@ def run(quick: bool, blocks: int, only: list[str] | None, console: Console) -> d
     started = time.perf_counter()
     block_seconds, budget_seconds = (0.05, 2.0) if quick else (0.3, 40.0)
     results: list[Result] = []
-    for workload in suite(quick):
-        if only and not any(workload.name.startswith(name) for name in only):
-            continue
-        console.print(f"[dim]timing {workload.name} …[/dim]")
-        results += _time_workload(workload, blocks, block_seconds, budget_seconds)
+    selected = [w for w in suite(quick)
+                if not only or any(w.name.startswith(name) for name in only)]
+    groups = [[w] for w in selected if not _per_time_step(w)]
+    groups += [[w for w in selected if _per_time_step(w)]]
+    for group in filter(None, groups):
+        console.print(f"[dim]timing {', '.join(w.name for w in group)} …[/dim]")
+        results += _time_group(group, blocks, block_seconds, budget_seconds)
     if not only or "memory" in only:
         console.print("[dim]measuring memory (a fresh process per contender) …[/dim]")
         workload = memory_workload(quick)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 import statistics
 import time
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 
 from benchmarks.step import Step
@@ -33,12 +33,12 @@ class Timing:
         return statistics.median(self.blocks)
 
 
-def interleaved(steps: Mapping[str, Step], blocks: int, block_seconds: float,
-                budget_seconds: float) -> dict[str, Timing]:
+def interleaved(steps: Mapping[Hashable, Step], blocks: int, block_seconds: float,
+                budget_seconds: float) -> dict[Hashable, Timing]:
     """Time every step function in `blocks` rounds (fewer, but at least 3, when a
     round would take longer than budget_seconds / blocks); in each round every contender runs back
     to back for about `block_seconds` (at least one step), starting with a different contender."""
-    timings: dict[str, Timing] = {}
+    timings: dict[Hashable, Timing] = {}
     round_seconds = 0.0
     for key, step in steps.items():                     # warm up, and size the blocks
         start = time.perf_counter()
