@@ -269,6 +269,7 @@ class Scan(Function):
         tape, steps, reverse, xs_shape, xs_dtype = ctx.saved
         parts = len(tape.state_out)
         gxs = None  # made at the first step that gives x⟨t⟩ a gradient
+        without: list[int] = []  # steps walked before it was made: none gave x⟨t⟩ a gradient
         totals: dict[int, np.ndarray] = {}  # slot -> the external's gradient over all steps
         later: dict[int, list[Any]] = {}  # weight slot -> [the weight, (a, g) per use]
         carried: list[Any] = [None, *grad[len(steps):]]  # the last state's other parts
@@ -299,9 +300,14 @@ class Scan(Function):
                     else:
                         _add(grads, owned, tape.shapes, k, ig)
             if grads[0] is not None:
-                if gxs is None:
-                    gxs = np.zeros(xs_shape, np.result_type(xs_dtype, grads[0]))
+                if gxs is None:  # empty, not zeros: each row is written once, here or below
+                    gxs = np.empty(xs_shape, np.result_type(xs_dtype, grads[0]))
+                    gxs[without] = 0.0
                 gxs[t] = grads[0]
+            elif gxs is None:
+                without.append(t)
+            else:
+                gxs[t] = 0.0
             carried = [grads[k] for k in range(1, 1 + parts)]
             if not _Backward.retain_graph:
                 steps[t] = None  # this step's saved arrays are no longer needed
