@@ -365,16 +365,23 @@ def test_a_cell_is_traced_once_and_its_tape_reused(monkeypatch):
     assert len(calls) == 2                                       # another batch size: a new tape
 
 
-def test_a_changed_attribute_or_frozen_weight_is_traced_again(monkeypatch):
-    """Replacing an attribute (here the nonlinearity) or freezing a parameter must not reuse
-    the old tape: the replay then equals the eager loop of the changed cell."""
-    calls = counting_traces(monkeypatch)
+def switched_to_relu():
+    """Scan a tanh RNN cell, switch it to relu, scan again: the cell, its inputs, the replay's
+    outputs and the eager loop's."""
     cell = make_cell("rnn_tanh")
     xs, h0 = inputs("rnn_tanh", cell, 5)
     scan(cell.step, xs, h0)
     cell.nonlinearity = "relu"
     got, _ = scan(cell.step, xs, h0)
     want, _ = scan_module._eager(cell.step, xs, h0, False)
+    return cell, xs, h0, got, want
+
+
+def test_a_changed_attribute_or_frozen_weight_is_traced_again(monkeypatch):
+    """Replacing an attribute (here the nonlinearity) or freezing a parameter must not reuse
+    the old tape: the replay then equals the eager loop of the changed cell."""
+    calls = counting_traces(monkeypatch)
+    cell, xs, h0, got, want = switched_to_relu()
     np.testing.assert_allclose(got.data, want.data, **TIGHT)
     assert (got.data >= 0).all() and len(calls) == 2
     cell.weight_hh.requires_grad_(False)
@@ -391,10 +398,5 @@ def test_the_reused_tape_would_be_wrong_if_the_cache_ignored_attributes(monkeypa
     """The check above can fail: with the attribute comparison defeated, a stale tape replays
     tanh for a cell switched to relu."""
     monkeypatch.setattr(scan_module, "vars", lambda owner: {}, raising=False)
-    cell = make_cell("rnn_tanh")
-    xs, h0 = inputs("rnn_tanh", cell, 5)
-    scan(cell.step, xs, h0)
-    cell.nonlinearity = "relu"
-    got, _ = scan(cell.step, xs, h0)
-    want, _ = scan_module._eager(cell.step, xs, h0, False)
+    *_, got, want = switched_to_relu()
     assert not np.allclose(got.data, want.data)
