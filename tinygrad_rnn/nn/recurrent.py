@@ -5,7 +5,8 @@ flat names (weight_ih_l0, bias_hh_l1_reverse, …), so `state_dict()` matches to
 key for key; `cells` is a tuple holding the same Parameter objects (a tuple is not searched for
 parameters, so each is listed once). For speed, the input part of every gate is one matmul per
 layer and direction over all time steps (in blocks of 256 steps on long sequences, which bounds
-its memory); the Python loop runs only the recurrent `cell.step`.
+its memory), and `scan` runs the recurrent `cell.step` over the steps as one node of the graph
+(traced once, replayed on arrays: see tinygrad_rnn/scan.py).
 
     layer 1   h¹⟨1⟩ → h¹⟨2⟩ → h¹⟨3⟩        (each input: layer 0's outputs, after dropout)
                 ↑       ↑       ↑
