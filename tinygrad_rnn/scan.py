@@ -108,6 +108,8 @@ class _Tape:
     state_out: tuple[int, ...] = ()        # the slots holding the new state, part by part
     dtype: Any = None                      # of the new state (Scan's output)
     leaf_flags: tuple[bool, ...] = ()      # each leaf's requires_grad when traced
+    forward_plan: list[tuple] = field(default_factory=list)   # what Scan runs, per op (_plan)
+    backward_plan: list[tuple] = field(default_factory=list)
 
     def external_tensors(self) -> list[Tensor]:
         """The tensors Scan reads from outside the step: leaves, and the hoisted ops' results,
@@ -185,6 +187,7 @@ def _trace(step: Callable[[Tensor, State], State], xs: Tensor,
     tape.reads = tuple(sorted({k for op in tape.ops for k in op.inputs if k in hoisted}))
     tape.leaf_flags = _leaf_flags(tape)
     _mark_needs(tape, xs, parts)
+    _plan(tape)
     return tape
 
 
@@ -247,13 +250,11 @@ class Scan(Function):
         state = [a.copy() for a in arrays[:parts]]  # not a view that would keep its base alive
         out = np.empty((len(xs) + parts - 1,) + state[0].shape, tape.dtype)
         steps: list[list[Function]] = [None] * len(xs)  # type: ignore[list-item]
-        plan = [(op.fn, op.fn.forward, _reader(op.inputs), op.options, op.out,
-                 op.needs_input_grad) for op in tape.ops]
         for t in (reversed(range(len(xs))) if reverse else range(len(xs))):
             slots[0] = xs[t]
             slots[1:1 + parts] = state
             contexts = []
-            for fn, forward, read, options, out_slot, needs in plan:  # one step's ops, in order
+            for fn, forward, read, options, out_slot, needs in tape.forward_plan:
                 op_ctx = fn.__new__(fn)
                 op_ctx.saved, op_ctx.needs_input_grad = (), needs
                 inputs = read(slots)
@@ -277,18 +278,17 @@ class Scan(Function):
         totals: dict[int, np.ndarray] = {}  # slot -> the external's gradient over all steps
         later: dict[int, list[Any]] = {}  # weight slot -> [the weight, (a, g) per use]
         carried: list[Any] = [None, *grad[len(steps):]]  # the last state's other parts
-        plan = [(op.fn.backward, op.out, _targets(op), op.weight_grad_later and op.inputs[1])
-                for op in reversed(tape.ops)]
         for t in (range(len(steps)) if reverse else reversed(range(len(steps)))):
             grads: list[Any] = [None] * len(tape.shapes)
             owned = [False] * len(tape.shapes)
             first = tape.state_out[0]
             grads[first] = grad[t] if carried[0] is None else grad[t] + carried[0]
             owned[first] = carried[0] is not None
-            for k, g in zip(tape.state_out[1:], carried[1:], strict=True):
-                grads[k] = g
-            contexts = steps[t][::-1]
-            for (backward, out_slot, targets, weight), op_ctx in zip(plan, contexts, strict=True):
+            if parts > 1:
+                for k, g in zip(tape.state_out[1:], carried[1:], strict=True):
+                    grads[k] = g
+            for (backward, out_slot, targets, weight), op_ctx in zip(
+                    tape.backward_plan, reversed(steps[t]), strict=True):
                 g = grads[out_slot]
                 if g is None:
                     continue
@@ -312,7 +312,7 @@ class Scan(Function):
                 without.append(t)
             else:
                 gxs[t] = 0.0
-            carried = [grads[k] for k in range(1, 1 + parts)]
+            carried = grads[1:1 + parts]
             if not _Backward.retain_graph:
                 steps[t] = None  # this step's saved arrays are no longer needed
             for k in tape.reads:
@@ -325,6 +325,18 @@ class Scan(Function):
             if pairs:
                 _add_weight_grad(totals, k, w, pairs)
         return (gxs, *carried, *(totals.get(k) for k in tape.reads))
+
+
+def _plan(tape: _Tape) -> None:
+    """What Scan runs for each op, worked out once per tape: forward in step order (the op, how
+    to read its inputs, its options, its output slot, which inputs want a gradient), backward in
+    reverse (its backward, its output slot, the inputs to pass gradients to, the weight slot
+    whose gradient is made later or 0)."""
+    tape.forward_plan = [(op.fn, op.fn.forward, _reader(op.inputs), op.options, op.out,
+                          op.needs_input_grad) for op in tape.ops]
+    tape.backward_plan = [(op.fn.backward, op.out, _targets(op),
+                           op.inputs[1] if op.weight_grad_later else 0)
+                          for op in reversed(tape.ops)]
 
 
 def _reader(slots: tuple[int, ...]) -> Callable[[list[Any]], Any]:
