@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_rnn.tensor import _Recording
+
 __all__ = ["manual_seed", "generator", "get_rng_state", "set_rng_state"]
 
 
@@ -21,6 +23,7 @@ def manual_seed(seed: int) -> np.random.Generator:
 
 def generator(rng: np.random.Generator | None = None) -> np.random.Generator:
     """`rng` if given, else the package's default generator."""
+    _Recording.value_outside_ops()  # random numbers inside a traced step: it cannot be replayed
     return _Default.rng if rng is None else rng
 
 

@@ -12,17 +12,21 @@ walks them one by one; on small models that bookkeeping, not the arithmetic, is 
    `backward` as in eager mode, as a single `Scan` node of the graph; its backward walks the
    steps in reverse, carrying the state's gradient from step to step (that is BPTT).
 
-The results and gradients are those of the eager loop (tests/test_scan.py compares them). `step`
-must apply the same ops at every step: no branching on values and no randomness inside it (the
-cells' steps qualify). Under `trace()` or `detect_anomaly()`, and for one step, `scan` runs the
-eager loop, so every op is still seen.
+The results and gradients are those of the eager loop (tests/test_scan.py and
+tests/test_scan_properties.py compare them). The price: `step` must apply the same ops at every
+step, with no `if` on values and no side effects (its Python code runs once, at the trace), and
+must not build tensors from `.data` itself. Where the engine can tell, `scan` runs the eager loop
+instead: a step that makes a value without an op (detach, a comparison, argmax, random numbers),
+fails on the trace, or changes its state's shape or dtype; under `trace()` or `detect_anomaly()`
+(so every op is still seen); inside another scan's trace; and for a single step. A method's tape
+is kept on its object while the object's attributes (and its sub-modules') are the same objects;
+a step that reads tensors from elsewhere is traced at every call.
 
     out, h = scan(cell.step, x_proj, h0)          # out (T, B, H), h the state after the last step
 """
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -32,8 +36,10 @@ import numpy as np
 
 from tinygrad_rnn.creation import stack
 from tinygrad_rnn.functions import MatMul
+from tinygrad_rnn.nn.module import Module
 from tinygrad_rnn.tensor import (
     Function,
+    ShapeError,
     SliceGrad,
     Tensor,
     _Anomaly,
@@ -55,19 +61,24 @@ def scan(step: Callable[[Tensor, State], State], xs: Tensor, state: State,
          reverse: bool = False) -> tuple[Tensor, State]:
     """Run `state = step(xs[t], state)` for t = 0 … T−1 (T−1 … 0 if `reverse`). Return the
     first part of the state after every step, stacked in time order (T, …), and the last state."""
-    parts = tuple(state) if isinstance(state, tuple) else (state,)
-    tape = _tape(step, xs, parts) if _replay_pays(xs) else None
+    tupled = isinstance(state, tuple)
+    parts = tuple(state) if tupled else (state,)
+    tape = _tape(step, xs, parts, tupled) if _replay_pays(xs) else None
     if tape is None:
         return _eager(step, xs, state, reverse)
-    out = Scan.apply(xs, *parts, *tape.external_tensors(), tape=tape, reverse=reverse)
+    externals = tape.external_tensors()
+    keep = is_grad_enabled() and any(t.requires_grad for t in (xs, *parts, *externals))
+    out = Scan.apply(xs, *parts, *externals, tape=tape, reverse=reverse, keep=keep)
     steps = len(xs)                                         # out: (T + P − 1, …)
     final = (out[0 if reverse else steps - 1],) + tuple(out[steps:])
     return out[:steps], (final if isinstance(state, tuple) else final[0])
 
 
 def _replay_pays(xs: Tensor) -> bool:
-    """Replay unless it is off, the ops are being watched, or there is a single step."""
-    watched = _Anomaly.checker is not None or Function.__dict__["apply"] is not _APPLY
+    """Replay unless it is off, the ops are being watched or traced (by an outer scan, which
+    then records these ops too), or there is a single step."""
+    watched = (_Anomaly.checker is not None or Function.__dict__["apply"] is not _APPLY
+               or _Recording.ops is not None)
     return REPLAY and not watched and len(xs) > 1
 
 
@@ -97,8 +108,8 @@ class _Op:
 class _Tape:
     """A traced step. Slot 0 holds x⟨t⟩, slots 1 … P the state parts, then come the slots of
     the tensors from outside the step (`leaves`: parameters, constants) and of each op's output.
-    `hoisted` ops read only leaves and other hoisted ops; `reads` are the slots from outside the
-    replayed ops read, in the order Scan takes them as inputs."""
+    `hoisted` ops read only leaves and other hoisted ops; `reads` lists the slots, among the leaves
+    and the hoisted ops' outputs, that the replayed ops read (Scan's inputs after the state)."""
 
     shapes: list[tuple[int, ...]]
     leaves: dict[int, Tensor] = field(default_factory=dict)
@@ -107,7 +118,8 @@ class _Tape:
     reads: tuple[int, ...] = ()
     state_out: tuple[int, ...] = ()        # the slots holding the new state, part by part
     dtype: Any = None                      # of the new state (Scan's output)
-    leaf_flags: tuple[bool, ...] = ()      # each leaf's requires_grad when traced
+    leaf_flags: tuple[Any, ...] = ()       # each leaf's dtype, shape, requires_grad when traced
+    made: set[int] = field(default_factory=set)  # leaves made inside the step (constants)
     forward_plan: list[tuple] = field(default_factory=list)   # what Scan runs, per op (_plan)
     backward_plan: list[tuple] = field(default_factory=list)
 
@@ -120,96 +132,119 @@ class _Tape:
         return [values[k] for k in self.reads]
 
 
-# step's owner (a cell) -> {inputs' description: (tape or None, the owner's attributes then)}
-_TAPES: weakref.WeakKeyDictionary[Any, dict[tuple, tuple[_Tape | None, tuple]]] = \
-    weakref.WeakKeyDictionary()
+_CACHE = "_scan_tapes"  # the attribute of a step's owner that keeps its tapes
 
 
-def _tape(step: Callable[[Tensor, State], State], xs: Tensor,
-          parts: tuple[Tensor, ...]) -> _Tape | None:
-    """The step's tape for inputs like these. A method's tape is kept and used again while its
-    object's attributes are the same objects and its leaves want the same gradients (so a cell
-    traces once per input shape); any other step is traced at every call."""
+def _tape(step: Callable[[Tensor, State], State], xs: Tensor, parts: tuple[Tensor, ...],
+          tupled: bool) -> _Tape | None:
+    """The step's tape for inputs like these. A method's tape is kept on its object and used
+    again while every attribute of the object (and of its sub-modules) is the same object as
+    when traced and every leaf is as it was; any other step is traced at every call, and so is
+    one that reads a tensor from outside its object (an attention memory, say)."""
     owner, function = getattr(step, "__self__", None), getattr(step, "__func__", None)
     if function is None or not hasattr(owner, "__dict__"):
-        return _trace(step, xs, parts)
-    key = (function, xs.shape[1:], xs.dtype, xs.requires_grad, is_grad_enabled(),
+        return _trace(step, xs, parts, tupled)
+    key = (function, tupled, xs.shape[1:], xs.dtype, xs.requires_grad, is_grad_enabled(),
            tuple((p.shape, p.dtype, p.requires_grad) for p in parts))
-    attributes = tuple(vars(owner).values())
-    try:
-        tapes = _TAPES.setdefault(owner, {})
-    except TypeError:  # an owner that cannot be weakly referenced
-        return _trace(step, xs, parts)
+    attributes = _attributes(owner)
+    tapes = owner.__dict__.setdefault(_CACHE, {})
     if key in tapes:
         tape, then = tapes[key]
-        same = len(then) == len(attributes) and all(
-            a is b for a, b in zip(then, attributes, strict=True))
-        if same and (tape is None or tape.leaf_flags == _leaf_flags(tape)):
+        if len(then) == len(attributes) and all(
+                a is b for a, b in zip(then, attributes, strict=True)) and (
+                tape.leaf_flags == _leaf_flags(tape)):
             return tape
-    tapes[key] = (_trace(step, xs, parts), attributes)
-    return tapes[key][0]
+        tapes.clear()  # something changed: no kept tape can be trusted
+    tape = _trace(step, xs, parts, tupled)
+    if tape is not None and _own_leaves(tape, attributes):  # (a step that cannot be replayed
+        tapes[key] = (tape, attributes)                      # is traced again: it may change)
+    return tape
 
 
-def _leaf_flags(tape: _Tape) -> tuple[bool, ...]:
-    return tuple(t.requires_grad for t in tape.leaves.values())
+def _attributes(owner: Any) -> tuple[Any, ...]:
+    """Every attribute value of owner and, for a Module, of its sub-modules (the cache aside)."""
+    objects = list(owner.modules()) if isinstance(owner, Module) else [owner]
+    return tuple(v for o in objects for k, v in vars(o).items() if k != _CACHE)
 
 
-def _trace(step: Callable[[Tensor, State], State], xs: Tensor,
-           parts: tuple[Tensor, ...]) -> _Tape | None:
-    """Record one step on stand-in tensors; None if the step is not a replayable shape (its state
-    changes shape, or comes out of it unchanged)."""
+def _own_leaves(tape: _Tape, attributes: tuple[Any, ...]) -> bool:
+    """Whether every leaf is one of the owner's attributes (a parameter) or a constant made in
+    the step (the 1 in 1 − z): a tape that reads any other tensor (an attention memory, a
+    global) must be traced again at every call."""
+    own = {id(a) for a in attributes if isinstance(a, Tensor)}
+    return all(id(t) in own or k in tape.made for k, t in tape.leaves.items())
+
+
+def _leaf_flags(tape: _Tape) -> tuple[Any, ...]:
+    """What a kept tape assumes of its leaves: dtype, shape and whether each wants a gradient."""
+    return tuple((t.dtype, t.shape, t.requires_grad) for t in tape.leaves.values())
+
+
+def _trace(step: Callable[[Tensor, State], State], xs: Tensor, parts: tuple[Tensor, ...],
+           tupled: bool) -> _Tape | None:
+    """Record one step on stand-in tensors; None if the step cannot be replayed: it failed on
+    them, made a tensor outside the ops (detach, a comparison, argmax, random numbers), or its
+    state changes shape or dtype, or comes out of it unchanged."""
     stand_ins = [Tensor(xs.data[0])] + [Tensor(p.data) for p in parts]
     recorded: list[Any] = []
     previous, _Recording.ops = _Recording.ops, recorded
     try:
         with no_grad():
-            result = step(stand_ins[0], tuple(stand_ins[1:]) if len(parts) > 1 else stand_ins[1])
+            result = step(stand_ins[0], tuple(stand_ins[1:]) if tupled else stand_ins[1])
+    except Exception:  # noqa: BLE001  (the eager loop will run it and raise what it raises)
+        return None
     finally:
         _Recording.ops = previous
+    if any(fn is None for fn, *_ in recorded):
+        return None
+    made = {id(out) for fn, _, _, out in recorded if fn is Tensor}  # constants made in the step
+    recorded = [entry for entry in recorded if entry[0] is not Tensor]
     slot_of = {id(t): k for k, t in enumerate(stand_ins)}
     tape = _Tape([t.shape for t in stand_ins])
-    hoisted: set[int] = set()               # slots that do not depend on x⟨t⟩ or the state
+    invariant: set[int] = set()             # slots that do not depend on x⟨t⟩ or the state
     for fn, options, inputs, out in recorded:
-        slots = tuple(_slot(tape, slot_of, t, hoisted) for t in inputs)
+        slots = tuple(_slot(tape, slot_of, t, invariant) for t in inputs)
         slot_of[id(out)] = len(tape.shapes)
         tape.shapes.append(out.shape)
         op = _Op(fn, options, slots, slot_of[id(out)])
-        if all(k in hoisted for k in slots):  # the same at every step: run it once, in the graph
+        if all(k in invariant for k in slots):  # the same at every step: once, in the graph
             tape.hoisted.append(op)
-            hoisted.add(op.out)
+            invariant.add(op.out)
         else:
             tape.ops.append(op)
     new_parts = result if isinstance(result, tuple) else (result,)
     tape.state_out = tuple(slot_of.get(id(t), -1) for t in new_parts)
     tape.dtype = np.result_type(*(t.dtype for t in new_parts))
-    if not _replayable(tape, new_parts, parts, hoisted):
+    if not _replayable(tape, new_parts, parts, invariant):
         return None
-    tape.reads = tuple(sorted({k for op in tape.ops for k in op.inputs if k in hoisted}))
+    tape.reads = tuple(sorted({k for op in tape.ops for k in op.inputs if k in invariant}))
     tape.leaf_flags = _leaf_flags(tape)
+    tape.made = {k for k, t in tape.leaves.items() if id(t) in made}
     _mark_needs(tape, xs, parts)
     _plan(tape)
     return tape
 
 
 def _replayable(tape: _Tape, new_parts: tuple[Tensor, ...], parts: tuple[Tensor, ...],
-                hoisted: set[int]) -> bool:
+                invariant: set[int]) -> bool:
     """Whether Scan can run this step: as many new state parts as old ones, each made by a
     replayed op (not passed through, not constant), each a different tensor, all of one shape
-    (Scan's output stacks them) and that of the state that came in."""
+    (Scan's output stacks them): the shape and dtype of the state that came in."""
     slots = tape.state_out
     return (len(new_parts) == len(parts) and len(set(slots)) == len(slots)
-            and all(k > len(parts) and k not in hoisted for k in slots)
+            and all(k > len(parts) and k not in invariant for k in slots)
             and all(tape.shapes[k] == parts[0].shape == p.shape
-                    for k, p in zip(slots, parts, strict=True)))
+                    and new.dtype == p.dtype == parts[0].dtype
+                    for k, new, p in zip(slots, new_parts, parts, strict=True)))
 
 
-def _slot(tape: _Tape, slot_of: dict[int, int], tensor: Tensor, hoisted: set[int]) -> int:
+def _slot(tape: _Tape, slot_of: dict[int, int], tensor: Tensor, invariant: set[int]) -> int:
     """The slot of a tensor an op reads; a tensor not made in the step becomes an external."""
     if id(tensor) not in slot_of:
         slot_of[id(tensor)] = len(tape.shapes)
         tape.shapes.append(tensor.shape)
         tape.leaves[slot_of[id(tensor)]] = tensor
-        hoisted.add(slot_of[id(tensor)])
+        invariant.add(slot_of[id(tensor)])
     return slot_of[id(tensor)]
 
 
@@ -228,11 +263,13 @@ def _mark_needs(tape: _Tape, xs: Tensor, parts: tuple[Tensor, ...]) -> None:
     for op in tape.ops:
         op.needs_input_grad = tuple(needs[k] for k in op.inputs)
         needs[op.out] = True in op.needs_input_grad
-        a, w = (op.inputs + (0, 0))[:2]
-        if (op.fn is MatMul and needs[w] and w in tape.reads and a not in tape.reads
+        if op.fn is not MatMul:
+            continue
+        a, w = op.inputs
+        if (needs[w] and w in tape.reads and a not in tape.reads
                 and len(tape.shapes[a]) == len(tape.shapes[w]) == 2):
             # h @ W: rather than a small aᵀ g per step, backward keeps each step's a and g and
-            # makes W's gradient in one matmul at the end (T·B rows at once: far faster)
+            # makes W's gradient in one matmul per WEIGHT_GRAD_STEPS steps (far faster)
             op.weight_grad_later, op.needs_input_grad = True, (needs[a], False)
 
 
@@ -242,7 +279,9 @@ class Scan(Function):
     value of each other part (an LSTM's c), so no other part is kept for every step."""
 
     @staticmethod
-    def forward(ctx, xs, *arrays, tape=None, reverse=False):
+    def forward(ctx, xs, *arrays, tape=None, reverse=False, keep=True):
+        """Run the tape's ops for every step; `keep` the steps' contexts (their saved arrays)
+        only if a backward may follow."""
         parts = len(tape.state_out)
         slots: list[Any] = [None] * len(tape.shapes)
         for k, array in zip(tape.reads, arrays[parts:], strict=True):
@@ -258,12 +297,17 @@ class Scan(Function):
                 op_ctx = fn.__new__(fn)
                 op_ctx.saved, op_ctx.needs_input_grad = (), needs
                 inputs = read(slots)
-                slots[out_slot] = (forward(op_ctx, *inputs, **options) if options
-                                   else forward(op_ctx, *inputs))
+                try:
+                    slots[out_slot] = (forward(op_ctx, *inputs, **options) if options
+                                       else forward(op_ctx, *inputs))
+                except (ValueError, IndexError, TypeError) as error:  # ShapeError included
+                    shapes = ", ".join(str(np.shape(a)) for a in inputs)
+                    raise ShapeError(f"{fn.op_name()} at step {t} of a scan: {shapes}: "
+                                     f"{str(error).strip()}") from None
                 contexts.append(op_ctx)
             state = [slots[k] for k in tape.state_out]
             out[t] = state[0]
-            steps[t] = contexts
+            steps[t] = contexts if keep else None
         for p in range(1, parts):
             out[len(xs) + p - 1] = state[p]
         ctx.save_for_backward(tape, steps, reverse, xs.shape, xs.dtype)
@@ -293,6 +337,10 @@ class Scan(Function):
                 if g is None:
                     continue
                 input_grads = backward(op_ctx, g)
+                if len(input_grads) != len(op_ctx.needs_input_grad):
+                    raise RuntimeError(f"backward: {type(op_ctx).op_name()}.backward must return "
+                                       f"a tuple of {len(op_ctx.needs_input_grad)} gradients "
+                                       f"(or None), one per input")
                 if weight:
                     _later(later, totals, weight, op_ctx.saved, g)
                 for position, k in targets:

@@ -66,9 +66,17 @@ class _Backward:
 
 class _Recording:
     """While `scan` (scan.py) traces a step, the list each applied op is appended to, as
-    (op, options, inputs, output); None otherwise."""
+    (op, options, inputs, output); None otherwise. A tensor made directly is noted as
+    (Tensor, {}, (), tensor), a value made without an op as (None, {}, (), None)."""
 
-    ops: list[tuple[type[Function], dict[str, Any], tuple[Tensor, ...], Tensor]] | None = None
+    ops: list[tuple[Any, dict[str, Any], tuple[Tensor, ...], Any]] | None = None
+
+    @staticmethod
+    def value_outside_ops() -> None:
+        """Note that a value was made without an op (detach, a comparison, argmax, random
+        numbers): a trace would keep it as a constant, so the step cannot be replayed."""
+        if _Recording.ops is not None:
+            _Recording.ops.append((None, {}, (), None))
 
 
 class Function:
@@ -148,6 +156,8 @@ class Tensor:
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
+        if _Recording.ops is not None:  # a constant made inside a traced step
+            _Recording.ops.append((Tensor, {}, (), self))
 
     # ---- basic properties -------------------------------------------------------------------
     @property
@@ -216,6 +226,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph (truncated BPTT detaches the hidden state)."""
+        _Recording.value_outside_ops()
         return Tensor(self.data)
 
     def retain_grad(self) -> Tensor:
@@ -230,6 +241,7 @@ class Tensor:
         """This tensor in another dtype; a cast to an integer or bool dtype leaves the graph."""
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
+            _Recording.value_outside_ops()
             return Tensor(self.data.astype(dtype))
         return F.Cast.apply(self, dtype=dtype)
 
@@ -320,6 +332,7 @@ class Tensor:
     # comparisons give plain boolean tensors with no gradient
     def _compare(self, other: Any, op: Any) -> Tensor:
         other = other.data if isinstance(other, Tensor) else other
+        _Recording.value_outside_ops()
         try:
             return Tensor(op(self.data, other))
         except ValueError as error:
@@ -400,6 +413,7 @@ class Tensor:
         return (centered * centered).sum(dims, keepdim) * (1.0 / dof if dof > 0 else float("nan"))
 
     def argmax(self, dim: int | None = None) -> Tensor:
+        _Recording.value_outside_ops()
         return Tensor(np.argmax(self.data, axis=dim))
 
     def logsumexp(self, dim: int = -1, keepdim: bool = False) -> Tensor:

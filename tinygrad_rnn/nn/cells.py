@@ -52,9 +52,11 @@ class _Cell(Module):
         """x W_ihᵀ + b_ih (+ b_hh): (B, I) → (B, G·H); the part of every gate that does not
         depend on the hidden state."""
         z = x @ self.weight_ih.T                                      # (B, I) @ (I, G·H)
-        if self.bias_ih is None:
+        biases = [self.bias_ih] + ([self.bias_hh] if self.bias_hh_with_input else [])
+        biases = [b for b in biases if b is not None]
+        if not biases:
             return z
-        return z + (self.bias_ih + self.bias_hh if self.bias_hh_with_input else self.bias_ih)
+        return z + (biases[0] if len(biases) == 1 else biases[0] + biases[1])
 
     def _project_hidden(self, h: Tensor) -> Tensor:
         """h W_hhᵀ (+ b_hh): (B, H) → (B, G·H); the part of every gate that comes from the past."""
