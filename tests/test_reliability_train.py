@@ -11,23 +11,20 @@ import sys
 
 import numpy as np
 import pytest
+from train_settings import tiny_run
 
 from tinygrad_rnn import Function, cli, lm, scan
 from tinygrad_rnn import checkpoint as checkpoint_module
 from tinygrad_rnn import train as train_module
 from tinygrad_rnn.anomaly import AnomalyError, detect_anomaly
 from tinygrad_rnn.checkpoint import load_checkpoint
-from tinygrad_rnn.train import BEST, LAST, METRICS, TrainConfig, TrainError, load_model, train
+from tinygrad_rnn.train import BEST, LAST, METRICS, TrainError, load_model, train
 
 TEXT = "the cat sat on the mat. the dog sat on the log. " * 12
 
 
 def small(tmp_path, **settings):
-    data = tmp_path / "data.txt"
-    data.write_text(TEXT, encoding="utf-8")
-    base = dict(data=str(data), hidden=12, embed=6, seq_len=8, batch_size=4, steps=20,
-                eval_every=5, val_frac=0.2)
-    return TrainConfig(**{**base, **settings})
+    return tiny_run(tmp_path, TEXT, **settings)
 
 
 def snapshot(run):

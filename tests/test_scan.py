@@ -68,13 +68,14 @@ def graph_ops(tensor):
     return [type(node) for node in graph_nodes(tensor)]
 
 
-def results(run, cell, xs, state):
+def results(run, cell, xs, state, step=None):
     """run's outputs and last state, and the gradients of a random weighting of all of them
-    (so every output matters) with respect to the parameters, xs and the initial state."""
-    leaves = [*cell.parameters(), xs, *parts(state)]
+    (so every output matters) with respect to the parameters, xs and the initial state.
+    `step` defaults to the cell's; without a cell only xs and the state count as leaves."""
+    leaves = [*(cell.parameters() if cell is not None else []), xs, *parts(state)]
     for t in leaves:
         t.grad = None
-    out, final = run(cell.step, xs, state)
+    out, final = run(step or cell.step, xs, state)
     rng = np.random.default_rng(7)
     loss = (out * Tensor(rng.standard_normal(out.shape))).sum()
     for f in parts(final):
@@ -405,25 +406,13 @@ def test_the_reused_tape_would_be_wrong_if_the_cache_ignored_attributes(monkeypa
 
 
 # ---- a review's findings: each once gave a wrong answer or kept memory ------------------------
-def agrees_with_eager(step, xs, state, replayed=None):
-    """scan's outputs, last state and gradients equal the eager loop's; whether it replayed."""
-    leaves = [t for t in (xs, *parts(state)) if t.requires_grad]
-    results_ = []
-    for run in (scan, lambda s, x, h: scan_module._eager(s, x, h, False)):
-        for t in leaves:
-            t.grad = None
-        out, last = run(step, xs, state)
-        if out.requires_grad:
-            (out * out).sum().backward()
-        results_.append((out, [out.data, *(p.data for p in parts(last))],
-                         [t.grad for t in leaves]))
-    (out, got, got_grads), (_, want, want_grads) = results_
-    for g, w in zip(got + got_grads, want + want_grads, strict=True):
-        assert (g is None) == (w is None)
-        if w is not None:
-            np.testing.assert_allclose(g, w, **TIGHT)
-    if replayed is not None:
-        assert (Scan in graph_ops(out)) == replayed
+def agrees_with_eager(step, xs, state, replays):
+    """scan's outputs, last state and gradients (of xs and the state) equal the eager loop's,
+    and scan replayed the step, or did not."""
+    got, got_grads, out = results(replayed(), None, xs, state, step)
+    want, want_grads, _ = results(eager(), None, xs, state, step)
+    assert_same(got + got_grads, want + want_grads)
+    assert (Scan in graph_ops(out)) == replays
 
 
 class Leaky(nn.RNNCell):
@@ -442,7 +431,7 @@ class Leaky(nn.RNNCell):
 def test_a_value_made_outside_the_ops_runs_eagerly(make_step):
     cell = make_cell("rnn_tanh")
     xs, h0 = inputs("rnn_tanh", cell, 5)
-    agrees_with_eager(make_step(cell), xs, h0, replayed=False)
+    agrees_with_eager(make_step(cell), xs, h0, replays=False)
 
 
 def test_random_numbers_inside_a_step_run_eagerly():
@@ -467,9 +456,9 @@ def test_a_change_inside_a_sub_module_is_traced_again():
     xs, h0 = inputs("rnn_tanh", wrapper.cell, 5)
     scan(wrapper.step, xs, h0)
     wrapper.cell.nonlinearity = "relu"
-    agrees_with_eager(wrapper.step, xs, h0, replayed=True)
+    agrees_with_eager(wrapper.step, xs, h0, replays=True)
     wrapper.cell.weight_hh = nn.Parameter(np.zeros((H, H)))
-    agrees_with_eager(wrapper.step, xs, h0, replayed=True)
+    agrees_with_eager(wrapper.step, xs, h0, replays=True)
 
 
 def test_a_tensor_from_outside_the_owner_is_read_afresh_at_every_call():
@@ -488,7 +477,7 @@ def test_a_tensor_from_outside_the_owner_is_read_afresh_at_every_call():
     xs, h0 = inputs("rnn_tanh", decoder.cell, 5)
     scan(decoder.step, xs, h0)
     Source.memory = randn(8, B, H)
-    agrees_with_eager(decoder.step, xs, h0, replayed=True)
+    agrees_with_eager(decoder.step, xs, h0, replays=True)
 
 
 def test_a_scan_inside_a_traced_step_keeps_every_gradient():
@@ -499,27 +488,27 @@ def test_a_scan_inside_a_traced_step_keeps_every_gradient():
         _, last = scan(inner.step, x, h)
         return (last @ outer.weight_hh.T + h).tanh()
 
-    agrees_with_eager(step, xs, randn(2, B, H), replayed=True)
+    agrees_with_eager(step, xs, randn(2, B, H), replays=True)
 
 
 def test_a_one_part_tuple_state_stays_a_tuple():
     cell = make_cell("rnn_tanh")
     xs, h0 = inputs("rnn_tanh", cell, 5)
-    agrees_with_eager(lambda x, s: (cell.step(x, s[0]),), xs, (h0,), replayed=True)
+    agrees_with_eager(lambda x, s: (cell.step(x, s[0]),), xs, (h0,), replays=True)
 
 
 def test_a_step_that_fails_on_the_trace_runs_eagerly():
     """retain_grad() inside a step fails under the trace's no_grad; the eager loop runs it."""
     cell = make_cell("rnn_tanh")
     xs, h0 = inputs("rnn_tanh", cell, 4)
-    agrees_with_eager(lambda x, h: cell.step(x, h).retain_grad(), xs, h0, replayed=False)
+    agrees_with_eager(lambda x, h: cell.step(x, h).retain_grad(), xs, h0, replays=False)
 
 
 def test_state_parts_of_different_dtypes_and_a_cast_cell_follow_the_eager_loop():
     cell = make_cell("lstm")
     xs, (h0, c0) = inputs("lstm", cell, 4)
     h0_32 = Tensor(h0.data.astype(np.float32), requires_grad=True)
-    agrees_with_eager(cell.step, xs, (h0_32, c0), replayed=False)
+    agrees_with_eager(cell.step, xs, (h0_32, c0), replays=False)
     xs32, state32 = inputs("lstm", cell, 4, dtype=np.float32)
     out, _ = scan(cell.step, xs32, state32)
     assert out.dtype == np.float64                   # float64 weights widen the state: eager

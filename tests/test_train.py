@@ -5,6 +5,7 @@ import signal
 
 import numpy as np
 import pytest
+from train_settings import tiny_run
 
 from tinygrad_rnn import lm
 from tinygrad_rnn import train as train_module
@@ -16,11 +17,7 @@ NAMES = "\n".join(["anna", "bob", "carla", "dave", "emma", "fred", "gina", "hank
 
 
 def small(tmp_path, text=NAMES, **settings):
-    data = tmp_path / "data.txt"
-    data.write_text(text, encoding="utf-8")
-    base = dict(data=str(data), hidden=12, embed=6, seq_len=8, batch_size=4, steps=20,
-                eval_every=5, val_frac=0.2)
-    return TrainConfig(**{**base, **settings})
+    return tiny_run(tmp_path, text, **settings)
 
 
 def metrics(out):

@@ -320,7 +320,7 @@ class Scan(Function):
         gxs = None  # made at the first step that gives x⟨t⟩ a gradient
         without: list[int] = []  # steps walked before it was made: none gave x⟨t⟩ a gradient
         totals: dict[int, np.ndarray] = {}  # slot -> the external's gradient over all steps
-        later: dict[int, list[Any]] = {}  # weight slot -> [the weight, (a, g) per use]
+        later: dict[int, tuple[np.ndarray, list]] = {}  # weight slot -> (W, [(a, g) per use])
         carried: list[Any] = [None, *grad[len(steps):]]  # the last state's other parts
         for t in (range(len(steps)) if reverse else reversed(range(len(steps)))):
             grads: list[Any] = [None] * len(tape.shapes)
@@ -369,7 +369,7 @@ class Scan(Function):
                         totals[k] += grads[k]
                     else:
                         totals[k] = np.array(grads[k], copy=True)
-        for k, (w, *pairs) in later.items():
+        for k, (w, pairs) in later.items():
             if pairs:
                 _add_weight_grad(totals, k, w, pairs)
         return (gxs, *carried, *(totals.get(k) for k in tape.reads))
@@ -398,16 +398,16 @@ def _targets(op: _Op) -> tuple[tuple[int, int], ...]:
                                                            strict=True)) if needs)
 
 
-def _later(later: dict[int, list[Any]], totals: dict[int, np.ndarray], k: int,
+def _later(later: dict[int, tuple[np.ndarray, list]], totals: dict[int, np.ndarray], k: int,
            saved: tuple[np.ndarray, np.ndarray], g: np.ndarray) -> None:
     """Keep a step's (a, g) for the weight in slot k; every WEIGHT_GRAD_STEPS steps, turn the
     pairs kept into W's gradient (which bounds the memory they hold)."""
     a, w = saved
-    pending = later.setdefault(k, [w])
-    pending.append((a, g))
-    if len(pending) > WEIGHT_GRAD_STEPS:
-        _add_weight_grad(totals, k, w, pending[1:])
-        del pending[1:]
+    _, pairs = later.setdefault(k, (w, []))
+    pairs.append((a, g))
+    if len(pairs) == WEIGHT_GRAD_STEPS:
+        _add_weight_grad(totals, k, w, pairs)
+        pairs.clear()
 
 
 def _add_weight_grad(totals: dict[int, np.ndarray], k: int, w: np.ndarray,
