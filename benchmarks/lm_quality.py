@@ -28,7 +28,6 @@ from dataclasses import asdict, dataclass  # noqa: E402
 import numpy as np  # noqa: E402
 
 from tinygrad_rnn import manual_seed, optim  # noqa: E402
-from tinygrad_rnn.clip import clip_grad_norm_  # noqa: E402
 from tinygrad_rnn.data import (  # noqa: E402
     CharVocab,
     LineBatches,
@@ -37,6 +36,7 @@ from tinygrad_rnn.data import (  # noqa: E402
     split_train_val,
 )
 from tinygrad_rnn.lm import LanguageModel, ModelConfig, mean_loss  # noqa: E402
+from tinygrad_rnn.nn.utils import clip_grad_norm_  # noqa: E402
 
 
 @dataclass

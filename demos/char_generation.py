@@ -20,7 +20,6 @@ import numpy as np
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn, optim
-from tinygrad_rnn.clip import clip_grad_norm_
 from tinygrad_rnn.data import (
     CharVocab,
     LineBatches,
@@ -30,7 +29,8 @@ from tinygrad_rnn.data import (
     split_train_val,
     text_lines,
 )
-from tinygrad_rnn.generate import generate
+from tinygrad_rnn.lm.generate import generate
+from tinygrad_rnn.nn.utils import clip_grad_norm_
 
 
 @dataclass

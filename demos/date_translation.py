@@ -31,7 +31,7 @@ from _gallery import Printer, gallery_parser, run_length
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn, optim
-from tinygrad_rnn.clip import clip_grad_norm_
+from tinygrad_rnn.nn.utils import clip_grad_norm_
 
 OUTPUT_CHARS = "^0123456789-"   # "^" starts the decoder; every output is 10 characters long
 

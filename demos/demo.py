@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinygrad_rnn.dashboard import make_reporter
 from tinygrad_rnn.lm import sample_text, score_text
-from tinygrad_rnn.train import BEST, TrainConfig, load_model, train
+from tinygrad_rnn.lm.dashboard import make_reporter
+from tinygrad_rnn.lm.train import BEST, TrainConfig, load_model, train
 
 
 @dataclass

@@ -4,7 +4,7 @@
     python demos/gradient_check.py --break matmul  # a wrong backward: what failure looks like
     python demos/gradient_check.py --plain         # no colours
 
-The same as `tinygrad-rnn gradcheck`; the checks themselves live in tinygrad_rnn/tour.py.
+The same as `tinygrad-rnn gradcheck`; the checks themselves live in tinygrad_rnn/teach/tour.py.
 """
 
 import sys

@@ -4,7 +4,7 @@
     python demos/graph_view.py --cell gru --dot gru.dot  # one GRU step; dot -Tsvg gru.dot
     python demos/graph_view.py "(a * b).sum()" --input a=3 --input b=3 --trace
 
-The same as `tinygrad-rnn graph`; the library functions are tinygrad_rnn.viz.graph_tree/to_dot.
+The same as `tinygrad-rnn graph`; the library functions are tinygrad_rnn.teach.graph_tree/to_dot.
 """
 
 import sys

@@ -27,7 +27,7 @@ from _gallery import FIRST_NAMES, SURNAMES, Printer, gallery_parser, run_length
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn, optim
-from tinygrad_rnn.clip import clip_grad_norm_
+from tinygrad_rnn.nn.utils import clip_grad_norm_
 
 # {p}: a person (first name, sometimes with a surname); the words of a name are tagged 1.
 PLAIN_TEMPLATES = [

@@ -25,8 +25,8 @@ from _gallery import FIRST_NAMES, Printer, gallery_parser, run_length
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn, optim
-from tinygrad_rnn.clip import clip_grad_norm_
-from tinygrad_rnn.generate import generate
+from tinygrad_rnn.lm.generate import generate
+from tinygrad_rnn.nn.utils import clip_grad_norm_
 
 CHARS = "^$abcdefghijklmnopqrstuvwxyz"   # "^" starts a name, "$" ends it
 

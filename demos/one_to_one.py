@@ -23,7 +23,7 @@ from _gallery import Printer, gallery_parser, run_length
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn, optim
-from tinygrad_rnn.clip import clip_grad_norm_
+from tinygrad_rnn.nn.utils import clip_grad_norm_
 
 
 @dataclass

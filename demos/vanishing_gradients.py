@@ -4,7 +4,7 @@
     python demos/vanishing_gradients.py --quick            # short sequences, a few seconds
     python demos/vanishing_gradients.py --svg vanishing.svg   # also save the picture
 
-The same as `tinygrad-rnn vanishing`; the numbers come from tinygrad_rnn/vanishing.py.
+The same as `tinygrad-rnn vanishing`; the numbers come from tinygrad_rnn/teach/vanishing.py.
 """
 
 import sys

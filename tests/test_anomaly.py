@@ -7,9 +7,10 @@ import re
 import numpy as np
 import pytest
 
-from tinygrad_rnn import Function, Tensor, manual_seed, nn, scan
-from tinygrad_rnn.anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
+from tinygrad_rnn import Function, Tensor, manual_seed, nn
+from tinygrad_rnn.engine import scan
 from tinygrad_rnn.nn import functional as F
+from tinygrad_rnn.testing.anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
 
 HERE = "tests/test_anomaly.py"
 

@@ -6,8 +6,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from tinygrad_rnn import checkpoint, manual_seed, nn
-from tinygrad_rnn.checkpoint import (
+from tinygrad_rnn import manual_seed, nn
+from tinygrad_rnn.lm import checkpoint
+from tinygrad_rnn.lm.checkpoint import (
     CheckpointError,
     load_checkpoint,
     load_module_state,

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tinygrad_rnn import cli
-from tinygrad_rnn.train import LAST
+from tinygrad_rnn.lm.train import LAST
 
 NAMES = "".join(f"{n}\n" for n in ["anna", "bob", "carla", "dave", "emma", "fred", "gina",
                                    "hank", "ivy", "jack", "kim", "liam", "mona"] * 3)

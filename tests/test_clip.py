@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tinygrad_rnn import Tensor
-from tinygrad_rnn.clip import clip_grad_norm_, clip_grad_value_, grad_norms
+from tinygrad_rnn.nn.utils import clip_grad_norm_, clip_grad_value_, grad_norms
 
 SHAPES = [(3, 4), (5,), (2, 2, 2)]
 

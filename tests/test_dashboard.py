@@ -10,9 +10,9 @@ import pytest
 from rich.console import Console
 
 from tinygrad_rnn import cli
-from tinygrad_rnn import dashboard as dashboard_module
-from tinygrad_rnn.dashboard import Dashboard
-from tinygrad_rnn.train import TrainConfig, TrainError, train
+from tinygrad_rnn.lm import dashboard as dashboard_module
+from tinygrad_rnn.lm.dashboard import Dashboard
+from tinygrad_rnn.lm.train import TrainConfig, TrainError, train
 
 HIDE_CURSOR, SHOW_CURSOR = "\x1b[?25l", "\x1b[?25h"
 TEXT = "the cat sat on the mat. the dog sat on the log. " * 12

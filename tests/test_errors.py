@@ -10,7 +10,7 @@ import pytest
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import ShapeError, Tensor
-from tinygrad_rnn import functions as F
+from tinygrad_rnn.engine import functions as F
 
 a = Tensor(np.ones((3, 4)))
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tinygrad_rnn import cli
-from tinygrad_rnn.train import LAST
+from tinygrad_rnn.lm.train import LAST
 
 HOSTILE = st.sampled_from(["", "x", "-1", "0", "1.5", "nan", "inf", "-inf", "1e400", "0x10",
                            " 2", "٣", "--", "-0"])

@@ -17,7 +17,7 @@ from tinygrad_rnn.data import (
     stream_eval_batches,
     vocab_from_json,
 )
-from tinygrad_rnn.train import TrainConfig, _load_data
+from tinygrad_rnn.lm.train import TrainConfig, _load_data
 
 # Characters that stress the decoder and the tokenizer: line ends, a BOM, NUL, tabs, accents,
 # a character outside the BMP, combining marks and the tokens <unk>/<eos> themselves.

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_rnn.generate import (
+from tinygrad_rnn.lm.generate import (
     GenerationError,
     beam_search,
     filter_logits,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tinygrad_rnn import ShapeError, Tensor, manual_seed, nn
-from tinygrad_rnn.checkpoint import load_module_state, save_module
+from tinygrad_rnn.lm.checkpoint import load_module_state, save_module
 
 
 class Net(nn.Module):

@@ -21,7 +21,7 @@ from hypothesis.extra import numpy as hnp
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import Function, Tensor, gradcheck
-from tinygrad_rnn import functions as F
+from tinygrad_rnn.engine import functions as F
 from tinygrad_rnn.testing import arrays, broadcastable_shapes, shapes
 
 Case = tuple[list[np.ndarray], dict[str, Any]]

@@ -12,8 +12,8 @@ import time
 import numpy as np
 import pytest
 
-from tinygrad_rnn.checkpoint import load_checkpoint, save_checkpoint
-from tinygrad_rnn.train import BEST, LAST, METRICS, load_model
+from tinygrad_rnn.lm.checkpoint import load_checkpoint, save_checkpoint
+from tinygrad_rnn.lm.train import BEST, LAST, METRICS, load_model
 
 ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
 
@@ -22,7 +22,7 @@ ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
 SAVER = """
 import sys
 import numpy as np
-from tinygrad_rnn.checkpoint import save_checkpoint
+from tinygrad_rnn.lm.checkpoint import save_checkpoint
 path = sys.argv[1]
 for i in range(10**6):
     arrays = {"a": np.full(1_000_000, i, np.float64), "b": np.full((500, 2000), -i, np.int64)}
@@ -76,7 +76,7 @@ def test_sigkill_while_saving_always_leaves_a_loadable_checkpoint(tmp_path):
 KILLED_MID_SAVE = """
 import os, signal, sys
 import numpy as np
-from tinygrad_rnn.checkpoint import save_checkpoint
+from tinygrad_rnn.lm.checkpoint import save_checkpoint
 save_checkpoint(sys.argv[1], {"a": np.zeros(3)}, {"i": 0})
 os.fsync = lambda fd: os.kill(os.getpid(), signal.SIGKILL)
 save_checkpoint(sys.argv[1], {"a": np.ones(3)}, {"i": 1})

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from tinygrad_rnn import cli
-from tinygrad_rnn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from tinygrad_rnn.train import LAST, TrainConfig, TrainError, load_model, train
+from tinygrad_rnn.lm.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from tinygrad_rnn.lm.train import LAST, TrainConfig, TrainError, load_model, train
 
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "tinygrad_rnn"
 

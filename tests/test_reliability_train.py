@@ -13,12 +13,13 @@ import numpy as np
 import pytest
 from train_settings import tiny_run
 
-from tinygrad_rnn import Function, cli, lm, scan
-from tinygrad_rnn import checkpoint as checkpoint_module
-from tinygrad_rnn import train as train_module
-from tinygrad_rnn.anomaly import AnomalyError, detect_anomaly
-from tinygrad_rnn.checkpoint import load_checkpoint
-from tinygrad_rnn.train import BEST, LAST, METRICS, TrainError, load_model, train
+from tinygrad_rnn import Function, cli, lm
+from tinygrad_rnn.engine import scan
+from tinygrad_rnn.lm import checkpoint as checkpoint_module
+from tinygrad_rnn.lm import train as train_module
+from tinygrad_rnn.lm.checkpoint import load_checkpoint
+from tinygrad_rnn.lm.train import BEST, LAST, METRICS, TrainError, load_model, train
+from tinygrad_rnn.testing.anomaly import AnomalyError, detect_anomaly
 
 TEXT = "the cat sat on the mat. the dog sat on the log. " * 12
 

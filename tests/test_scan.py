@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from tinygrad_rnn import Function, ShapeError, Tensor, cat, gradcheck, manual_seed, nn, no_grad
-from tinygrad_rnn import scan as scan_module
-from tinygrad_rnn.anomaly import AnomalyError, detect_anomaly
-from tinygrad_rnn.functions import Permute, Sigmoid, Tanh
-from tinygrad_rnn.scan import Scan, scan
-from tinygrad_rnn.trace import trace
+from tinygrad_rnn.engine import scan as scan_module
+from tinygrad_rnn.engine.functions import Permute, Sigmoid, Tanh
+from tinygrad_rnn.engine.scan import Scan, scan
+from tinygrad_rnn.testing.anomaly import AnomalyError, detect_anomaly
+from tinygrad_rnn.testing.trace import trace
 
 I, H, B = 3, 4, 2
 KINDS = ["rnn_tanh", "rnn_relu", "gru", "lstm"]

@@ -25,9 +25,9 @@ from hypothesis import event, given, note, settings
 from hypothesis import strategies as st
 
 from tinygrad_rnn import Tensor, cat, no_grad, stack, where
-from tinygrad_rnn import scan as scan_module
-from tinygrad_rnn.functions import Tanh
-from tinygrad_rnn.scan import Scan, scan
+from tinygrad_rnn.engine import scan as scan_module
+from tinygrad_rnn.engine.functions import Tanh
+from tinygrad_rnn.engine.scan import Scan, scan
 
 RTOL, ATOL = 1e-10, 1e-10  # atol is scaled by the largest finite magnitude of the reference
 

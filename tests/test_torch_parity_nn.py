@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
 
 from tinygrad_rnn import Tensor, manual_seed, nn  # noqa: E402
-from tinygrad_rnn.checkpoint import from_torch, to_torch  # noqa: E402
+from tinygrad_rnn.lm.checkpoint import from_torch, to_torch  # noqa: E402
 from tinygrad_rnn.nn import functional as F  # noqa: E402
 
 I, H, T, B = 3, 4, 5, 2

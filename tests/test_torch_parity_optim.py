@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
 
 from tinygrad_rnn import Tensor, optim  # noqa: E402
-from tinygrad_rnn.clip import clip_grad_norm_, clip_grad_value_  # noqa: E402
+from tinygrad_rnn.nn.utils import clip_grad_norm_, clip_grad_value_  # noqa: E402
 
 STEPS = 30
 SHAPES = [(4, 3), (5,)]

@@ -3,8 +3,15 @@
 import numpy as np
 import pytest
 
-from tinygrad_rnn import functions as F
-from tinygrad_rnn.tour import all_checks, broken, module_checks, op_checks, run_check, run_checks
+from tinygrad_rnn.engine import functions as F
+from tinygrad_rnn.teach.tour import (
+    all_checks,
+    broken,
+    module_checks,
+    op_checks,
+    run_check,
+    run_checks,
+)
 
 
 def test_every_cell_and_layer_is_in_the_tour():
@@ -24,7 +31,7 @@ def test_cells_and_layers_pass(check):
 
 def test_module_checks_cover_every_parameter_element():
     """The numerical gradient of a module check runs over x, the state and all parameters."""
-    import tinygrad_rnn.tour as tour
+    import tinygrad_rnn.teach.tour as tour
     check = next(c for c in module_checks() if c.name == "GRUCell")
     fn, inputs = tour._prepare(check, np.random.default_rng(0))
     assert len(inputs) == 2 + 4                         # x, h, weight_ih/hh, bias_ih/hh

@@ -5,7 +5,7 @@ import io
 import numpy as np
 
 from tinygrad_rnn import Function, Tensor
-from tinygrad_rnn.trace import trace
+from tinygrad_rnn.testing.trace import trace
 
 
 def _inputs():

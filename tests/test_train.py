@@ -8,9 +8,9 @@ import pytest
 from train_settings import tiny_run
 
 from tinygrad_rnn import lm
-from tinygrad_rnn import train as train_module
-from tinygrad_rnn.checkpoint import load_checkpoint
-from tinygrad_rnn.train import BEST, LAST, METRICS, TrainConfig, TrainError, load_model, train
+from tinygrad_rnn.lm import train as train_module
+from tinygrad_rnn.lm.checkpoint import load_checkpoint
+from tinygrad_rnn.lm.train import BEST, LAST, METRICS, TrainConfig, TrainError, load_model, train
 
 NAMES = "\n".join(["anna", "bob", "carla", "dave", "emma", "fred", "gina", "hank", "ivy",
                    "jack", "kim", "liam", "mona", "nick", "olga", "pete"] * 3) + "\n"

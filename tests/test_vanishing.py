@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tinygrad_rnn import cli
-from tinygrad_rnn.vanishing import (
+from tinygrad_rnn.teach.vanishing import (
     AddingTask,
     FirstTokenTask,
     hidden_grad_norms,
@@ -13,7 +13,7 @@ from tinygrad_rnn.vanishing import (
     mean_squared_error,
     train_probe,
 )
-from tinygrad_rnn.viz.vanishing_view import Settings
+from tinygrad_rnn.teach.vanishing_view import Settings
 
 
 def test_the_task_is_decided_by_the_first_token():
@@ -162,7 +162,7 @@ def test_after_training_the_gradient_reaches_the_first_steps_only_through_gates(
 
 
 def test_the_caption_names_who_solved_it_and_who_did_not():
-    from tinygrad_rnn.viz.vanishing_view import _verdict
+    from tinygrad_rnn.teach.vanishing_view import _verdict
     assert _verdict({"rnn": 0.25, "gru": 0.0003, "lstm": 0.005}) == (
         "Solved it (mse < 0.02): GRU, LSTM; did not: RNN.")
     assert _verdict({"rnn": 0.02}) == "Did not: RNN."

@@ -7,8 +7,8 @@ import pytest
 from rich.console import Console
 
 from tinygrad_rnn import Tensor, cli
+from tinygrad_rnn.teach.expression import ExpressionError, evaluate, expression_names
 from tinygrad_rnn.viz import graph_nodes, graph_tree, to_dot
-from tinygrad_rnn.viz.expression import ExpressionError, evaluate, expression_names
 
 
 def _example():

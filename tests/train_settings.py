@@ -2,7 +2,7 @@
 and test_reliability_train.py): seconds per run, yet every stage (validation, checkpoints,
 samples) happens several times."""
 
-from tinygrad_rnn.train import TrainConfig
+from tinygrad_rnn.lm.train import TrainConfig
 
 
 def tiny_run(tmp_path, text: str, **settings) -> TrainConfig:

@@ -1,8 +1,12 @@
-"""tinygrad_rnn: a tiny reverse-mode autograd engine on numpy, and recurrent networks on it."""
+"""tinygrad_rnn: a tiny reverse-mode autograd engine on numpy, and recurrent networks on it.
 
-from tinygrad_rnn import clip, nn, optim
-from tinygrad_rnn.anomaly import AnomalyError, detect_anomaly
-from tinygrad_rnn.creation import (
+The package reads bottom to top (README, "Where things are"): engine/, then testing/; nn/, optim/,
+data/; lm/, the language-model application; teach/, the teaching tools; cli.py on top. This file
+is the short list of what a learner imports.
+"""
+
+from tinygrad_rnn import _moved, nn, optim
+from tinygrad_rnn.engine.creation import (
     arange,
     cat,
     eye,
@@ -19,9 +23,8 @@ from tinygrad_rnn.creation import (
     zeros,
     zeros_like,
 )
-from tinygrad_rnn.gradcheck import GradcheckError, gradcheck, numerical_grad
-from tinygrad_rnn.random import manual_seed
-from tinygrad_rnn.tensor import (
+from tinygrad_rnn.engine.random import manual_seed
+from tinygrad_rnn.engine.tensor import (
     Function,
     ShapeError,
     Tensor,
@@ -29,6 +32,11 @@ from tinygrad_rnn.tensor import (
     is_grad_enabled,
     no_grad,
 )
+from tinygrad_rnn.nn import utils as clip  # tg.clip.clip_grad_norm_, as before nn.utils existed
+from tinygrad_rnn.testing.anomaly import AnomalyError, detect_anomaly
+from tinygrad_rnn.testing.gradcheck import GradcheckError, gradcheck, numerical_grad
+
+_moved.alias_loaded()  # old module paths keep working: tinygrad_rnn.tensor, tinygrad_rnn.train, ...
 
 __version__ = "0.1.0"
 

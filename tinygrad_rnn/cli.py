@@ -30,7 +30,6 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from tinygrad_rnn.checkpoint import CheckpointError
 from tinygrad_rnn.data import (
     CORPORA,
     DataError,
@@ -39,8 +38,9 @@ from tinygrad_rnn.data import (
     stream_eval_batches,
     text_lines,
 )
-from tinygrad_rnn.generate import GenerationError
-from tinygrad_rnn.lm import (
+from tinygrad_rnn.lm.checkpoint import CheckpointError
+from tinygrad_rnn.lm.generate import GenerationError
+from tinygrad_rnn.lm.model import (
     CELLS,
     ConfigError,
     beam_texts,
@@ -51,8 +51,7 @@ from tinygrad_rnn.lm import (
     sample_text,
     score_text,
 )
-from tinygrad_rnn.tour import all_checks, op_checks, op_names, run_checks
-from tinygrad_rnn.train import (
+from tinygrad_rnn.lm.train import (
     BEST,
     LAST,
     OPTIMIZERS,
@@ -62,6 +61,7 @@ from tinygrad_rnn.train import (
     run_config,
     train,
 )
+from tinygrad_rnn.teach.tour import all_checks, op_checks, op_names, run_checks
 
 __all__ = ["main", "build_parser", "UsageError"]
 
@@ -210,7 +210,7 @@ def build_parser() -> Parser:
 # ---- commands -------------------------------------------------------------------------------
 def cmd_train(args: argparse.Namespace) -> int:
     """Train (or resume) a run; 130 if stopped by Ctrl-C (after saving `last`)."""
-    from tinygrad_rnn.dashboard import make_reporter
+    from tinygrad_rnn.lm.dashboard import make_reporter
 
     names = {f.name for f in fields(TrainConfig)}
     given = {k: v for k, v in vars(args).items() if k in names and v is not None}
@@ -340,7 +340,7 @@ def _writable(path: str, flag: str) -> None:
 
 def cmd_vanishing(args: argparse.Namespace) -> int:
     """‖∂L/∂h⟨t⟩‖ over time for RNN, GRU and LSTM, then clipping; optionally saved as SVG."""
-    from tinygrad_rnn.viz.vanishing_view import QUICK, Settings, show_vanishing
+    from tinygrad_rnn.teach.vanishing_view import QUICK, Settings, show_vanishing
 
     if args.svg is not None:
         _writable(args.svg, "--svg")
@@ -354,15 +354,15 @@ def cmd_vanishing(args: argparse.Namespace) -> int:
 
 def cmd_graph(args: argparse.Namespace) -> int:
     """Draw the graph as a tree; optionally write DOT and trace forward and backward."""
-    from tinygrad_rnn.trace import trace
-    from tinygrad_rnn.viz import graph_tree, to_dot
-    from tinygrad_rnn.viz.expression import ExpressionError
-    from tinygrad_rnn.viz.graph_view import (
+    from tinygrad_rnn.teach.expression import ExpressionError
+    from tinygrad_rnn.teach.graph_view import (
         DEFAULT_EXPRESSION,
         DEFAULT_INPUTS,
         cell_source,
         expression_source,
     )
+    from tinygrad_rnn.testing.trace import trace
+    from tinygrad_rnn.viz import graph_tree, to_dot
 
     if args.cell and (args.expression or args.input or args.no_grad):
         raise UsageError("give either --cell or an expression (with --input/--no-grad), not both")

@@ -7,7 +7,7 @@ from typing import TypeVar
 import numpy as np
 
 from tinygrad_rnn.data.errors import DataError
-from tinygrad_rnn.random import generator
+from tinygrad_rnn.engine.random import generator
 
 __all__ = ["split_train_val"]
 

@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_rnn.engine.tensor import ShapeError, Tensor
 from tinygrad_rnn.nn import init
 from tinygrad_rnn.nn.module import Module, Parameter
-from tinygrad_rnn.tensor import ShapeError, Tensor
 
 __all__ = ["RNNCell", "GRUCell", "LSTMCell"]
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn import functions as F
-from tinygrad_rnn.creation import stack
-from tinygrad_rnn.random import generator
-from tinygrad_rnn.tensor import ShapeError, Tensor
+from tinygrad_rnn.engine import functions as F
+from tinygrad_rnn.engine.creation import stack
+from tinygrad_rnn.engine.random import generator
+from tinygrad_rnn.engine.tensor import ShapeError, Tensor
 
 __all__ = ["cross_entropy", "nll_loss", "log_softmax", "softmax", "mse_loss",
            "binary_cross_entropy_with_logits", "one_hot", "dropout", "embedding"]

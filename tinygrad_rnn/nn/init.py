@@ -1,6 +1,6 @@
 """Initialisers that fill a tensor in place (PyTorch's `nn.init` names and formulas).
 
-Each draws from `tinygrad_rnn.random.generator(rng)`, so `manual_seed` makes them repeatable,
+Each draws from `tinygrad_rnn.engine.random.generator(rng)`, so `manual_seed` makes them repeatable,
 keeps the tensor's dtype, and returns the tensor.
 """
 
@@ -10,8 +10,8 @@ import math
 
 import numpy as np
 
-from tinygrad_rnn.random import generator
-from tinygrad_rnn.tensor import ShapeError, Tensor
+from tinygrad_rnn.engine.random import generator
+from tinygrad_rnn.engine.tensor import ShapeError, Tensor
 
 __all__ = ["uniform_", "normal_", "constant_", "zeros_", "ones_", "xavier_uniform_",
            "xavier_normal_", "orthogonal_", "fan_in_and_fan_out"]

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from tinygrad_rnn.tensor import ShapeError, Tensor
+from tinygrad_rnn.engine.tensor import ShapeError, Tensor
 
 __all__ = ["Parameter", "Module", "ModuleList", "IncompatibleKeys", "StateDictError"]
 

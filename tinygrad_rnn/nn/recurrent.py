@@ -6,7 +6,7 @@ key for key; `cells` is a tuple holding the same Parameter objects (a tuple is n
 parameters, so each is listed once). For speed, the input part of every gate is one matmul per
 layer and direction over all time steps (in blocks of 256 steps on long sequences, which bounds
 its memory), and `scan` runs the recurrent `cell.step` over the steps as one node of the graph
-(traced once, replayed on arrays: see tinygrad_rnn/scan.py).
+(traced once, replayed on arrays: see tinygrad_rnn/engine/scan.py).
 
     layer 1   h¹⟨1⟩ → h¹⟨2⟩ → h¹⟨3⟩        (each input: layer 0's outputs, after dropout)
                 ↑       ↑       ↑
@@ -21,12 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn.creation import cat, stack
+from tinygrad_rnn.engine.creation import cat, stack
+from tinygrad_rnn.engine.scan import scan
+from tinygrad_rnn.engine.tensor import ShapeError, Tensor
 from tinygrad_rnn.nn import functional
 from tinygrad_rnn.nn.cells import GRUCell, LSTMCell, RNNCell, _pair
 from tinygrad_rnn.nn.module import Module
-from tinygrad_rnn.scan import scan
-from tinygrad_rnn.tensor import ShapeError, Tensor
 
 __all__ = ["RNN", "GRU", "LSTM"]
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn.tensor import Tensor
+from tinygrad_rnn.engine.tensor import Tensor
 
 __all__ = ["Optimizer", "non_negative", "fraction", "flag", "beta_pair"]
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_rnn.engine.tensor import Tensor
 from tinygrad_rnn.optim.optimizer import Optimizer, flag, non_negative
-from tinygrad_rnn.tensor import Tensor
 
 __all__ = ["SGD"]
 

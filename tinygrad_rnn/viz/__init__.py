@@ -1,5 +1,10 @@
-"""Pictures of what the engine does: computation graphs (rich tree, Graphviz DOT) and terminal
-charts. UI code: it uses rich, which the engine itself never imports."""
+"""Pictures, below the applications that show them: computation graphs (a rich tree, Graphviz
+DOT) and terminal charts. They read the engine's graph and plain numbers; the dashboard (lm/) and
+the teaching tools (teach/) draw with them. UI code: it uses rich, which the engine never imports.
+
+    graph.py   a computation graph as a rich tree or Graphviz DOT
+    charts.py  sparklines, heat strips and their legends for the terminal
+"""
 
 from tinygrad_rnn.viz.graph import Node, graph_nodes, graph_tree, to_dot
 

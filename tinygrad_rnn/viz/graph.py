@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from rich.text import Text
 from rich.tree import Tree
 
-from tinygrad_rnn.tensor import Function, Tensor
+from tinygrad_rnn.engine.tensor import Function, Tensor
 
 __all__ = ["Node", "graph_nodes", "graph_tree", "to_dot"]
 

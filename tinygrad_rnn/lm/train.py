@@ -23,9 +23,6 @@ from typing import Any, Protocol
 import numpy as np
 
 from tinygrad_rnn import optim
-from tinygrad_rnn.anomaly import AnomalyError, detect_anomaly
-from tinygrad_rnn.checkpoint import load_checkpoint
-from tinygrad_rnn.clip import clip_grad_norm_, clip_grad_value_
 from tinygrad_rnn.data import (
     CharVocab,
     DataError,
@@ -39,10 +36,20 @@ from tinygrad_rnn.data import (
     stream_eval_batches,
     text_lines,
 )
-from tinygrad_rnn.generate import GenerationError
-from tinygrad_rnn.lm import LanguageModel, ModelConfig, bits, detach_state, mean_loss, sample_text
-from tinygrad_rnn.random import manual_seed
-from tinygrad_rnn.run_dir import (
+from tinygrad_rnn.engine.random import manual_seed
+from tinygrad_rnn.lm.checkpoint import load_checkpoint
+from tinygrad_rnn.lm.config import DEFAULT_LR as DEFAULT_LR
+from tinygrad_rnn.lm.config import OPTIMIZERS, TrainConfig, TrainError, check_resumable
+from tinygrad_rnn.lm.generate import GenerationError
+from tinygrad_rnn.lm.model import (
+    LanguageModel,
+    ModelConfig,
+    bits,
+    detach_state,
+    mean_loss,
+    sample_text,
+)
+from tinygrad_rnn.lm.run_dir import (
     BEST,
     LAST,
     METRICS,
@@ -55,8 +62,8 @@ from tinygrad_rnn.run_dir import (
     save_run,
     start_files,
 )
-from tinygrad_rnn.train_config import DEFAULT_LR as DEFAULT_LR
-from tinygrad_rnn.train_config import OPTIMIZERS, TrainConfig, TrainError, check_resumable
+from tinygrad_rnn.nn.utils import clip_grad_norm_, clip_grad_value_
+from tinygrad_rnn.testing.anomaly import AnomalyError, detect_anomaly
 
 __all__ = ["TrainConfig", "TrainError", "Reporter", "Summary", "train", "load_model",
            "run_config", "OPTIMIZERS", "LAST", "BEST", "METRICS"]

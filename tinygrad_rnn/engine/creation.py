@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn import functions as F
-from tinygrad_rnn.random import generator
-from tinygrad_rnn.tensor import ShapeError, Tensor
+from tinygrad_rnn.engine import functions as F
+from tinygrad_rnn.engine.random import generator
+from tinygrad_rnn.engine.tensor import ShapeError, Tensor
 
 __all__ = ["tensor", "zeros", "ones", "full", "randn", "rand", "uniform", "arange", "eye",
            "zeros_like", "ones_like", "randn_like", "cat", "stack", "where"]

@@ -633,4 +633,9 @@ def _inputs_to_visit(node: Node) -> list[Node]:
             if needs]
 
 
-from tinygrad_rnn import functions as F  # noqa: E402  (the ops build on Tensor, defined above)
+# Tensor and the Functions are one layer that meet in both directions: each operator method
+# above is one line calling a Function from functions.py, and every Function makes Tensors.
+# Each side needs the other only when an op runs, so this import comes last, once Tensor
+# exists. It is the simplest form: binding the methods from outside instead would hide what
+# `x + y` does from a reader of this class.
+from tinygrad_rnn.engine import functions as F  # noqa: E402

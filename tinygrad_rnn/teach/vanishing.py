@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tinygrad_rnn.clip import clip_grad_norm_
+from tinygrad_rnn.engine.tensor import Tensor
 from tinygrad_rnn.nn import GRUCell, Linear, LSTMCell, Module, RNNCell, functional, init
+from tinygrad_rnn.nn.utils import clip_grad_norm_
 from tinygrad_rnn.optim import SGD, Adam
-from tinygrad_rnn.tensor import Tensor
 
 __all__ = ["KINDS", "AddingTask", "FirstTokenTask", "Task", "Probe", "TrainLog", "make_probe",
            "hidden_grad_norms", "train_probe", "mean_squared_error"]

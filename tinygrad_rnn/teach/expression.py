@@ -12,7 +12,7 @@ import operator
 from collections.abc import Mapping
 from typing import Any
 
-from tinygrad_rnn.tensor import Tensor
+from tinygrad_rnn.engine.tensor import Tensor
 
 __all__ = ["ExpressionError", "FUNCTIONS", "evaluate", "expression_names"]
 

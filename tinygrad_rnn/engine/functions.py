@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn.tensor import Function, ShapeError, SliceGrad, Tensor
+from tinygrad_rnn.engine.tensor import Function, ShapeError, SliceGrad, Tensor
 
 __all__ = [
     "unbroadcast", "Add", "Sub", "Mul", "Div", "Neg", "Pow", "MatMul", "Exp", "Log", "Sqrt", "Abs",

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn.tensor import _Recording
+from tinygrad_rnn.engine.tensor import _Recording
 
 __all__ = ["manual_seed", "generator", "get_rng_state", "set_rng_state"]
 

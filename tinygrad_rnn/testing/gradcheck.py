@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from tinygrad_rnn.tensor import Tensor, no_grad
+from tinygrad_rnn.engine.tensor import Tensor, no_grad
 
 __all__ = ["GradcheckError", "numerical_grad", "analytic_grad", "gradcheck"]
 

@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn.generate import beam_search, generate
+from tinygrad_rnn.engine.tensor import Tensor, no_grad
+from tinygrad_rnn.lm.generate import beam_search, generate
 from tinygrad_rnn.nn import GRU, LSTM, RNN, Dropout, Embedding, Linear, Module
 from tinygrad_rnn.nn.functional import cross_entropy, one_hot
-from tinygrad_rnn.tensor import Tensor, no_grad
 
 __all__ = ["CELLS", "ConfigError", "ModelConfig", "LanguageModel", "State", "detach_state",
            "mean_loss", "bits", "perplexity", "Score", "score_ids", "boundary_id", "score_text",

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from tinygrad_rnn.tensor import Function, Tensor
+from tinygrad_rnn.engine.tensor import Function, Tensor
 
 __all__ = ["Event", "Trace", "trace"]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn.tensor import Tensor
+from tinygrad_rnn.engine.tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "grad_norms"]
 

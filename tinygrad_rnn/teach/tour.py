@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinygrad_rnn import functions as F
 from tinygrad_rnn import nn
-from tinygrad_rnn.creation import cat, stack, where
-from tinygrad_rnn.gradcheck import analytic_grad, numerical_grad
-from tinygrad_rnn.tensor import Function, Tensor
+from tinygrad_rnn.engine import functions as F
+from tinygrad_rnn.engine.creation import cat, stack, where
+from tinygrad_rnn.engine.tensor import Function, Tensor
+from tinygrad_rnn.testing.gradcheck import analytic_grad, numerical_grad
 
 __all__ = ["Check", "CheckResult", "op_checks", "module_checks", "all_checks", "op_names",
            "run_check", "run_checks", "broken"]

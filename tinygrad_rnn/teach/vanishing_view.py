@@ -1,6 +1,6 @@
 """What `tinygrad-rnn vanishing` shows: ‖∂L/∂h⟨t⟩‖ over time for RNN, GRU and LSTM as heat strips,
 before and after a short training, then the gradient norm per training step with and without
-clipping. The numbers come from tinygrad_rnn/vanishing.py; this file only draws them.
+clipping. The numbers come from tinygrad_rnn/teach/vanishing.py; this file only draws them.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from tinygrad_rnn.vanishing import (
+from tinygrad_rnn.teach.vanishing import (
     KINDS,
     AddingTask,
     FirstTokenTask,

@@ -20,7 +20,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from tinygrad_rnn.train import Summary, TrainConfig
+from tinygrad_rnn.lm.train import Summary, TrainConfig
 
 __all__ = ["sparkline", "PlainReporter", "Dashboard", "make_reporter"]
 

@@ -21,12 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn.tensor import Function, SliceGrad, _Anomaly
+from tinygrad_rnn.engine.tensor import Function, SliceGrad, _Anomaly
 
 __all__ = ["AnomalyError", "detect_anomaly", "is_anomaly_enabled"]
 
-_PACKAGE = os.path.dirname(os.path.abspath(__file__))
-_ENGINE = {os.path.join(_PACKAGE, name) for name in ("tensor.py", "functions.py", "anomaly.py")}
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_ENGINE = {os.path.join(_PACKAGE, *name) for name in (("engine", "tensor.py"),
+                                                     ("engine", "functions.py"),
+                                                     ("testing", "anomaly.py"))}
 
 
 class AnomalyError(FloatingPointError):

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn.random import generator
+from tinygrad_rnn.engine.random import generator
 
 __all__ = [
     "GenerationError", "Step", "filter_logits", "sample_next", "generate", "select_state",

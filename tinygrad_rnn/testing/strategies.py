@@ -26,8 +26,8 @@ try:
 except ImportError as error:  # hypothesis is a test extra, not a runtime dependency
     raise ImportError("tinygrad_rnn.testing needs hypothesis: pip install hypothesis") from error
 
-from tinygrad_rnn.gradcheck import gradcheck
-from tinygrad_rnn.tensor import Tensor
+from tinygrad_rnn.engine.tensor import Tensor
+from tinygrad_rnn.testing.gradcheck import gradcheck
 
 __all__ = ["DOMAINS", "shapes", "broadcastable_shapes", "arrays", "tensors",
            "assert_gradients_match"]

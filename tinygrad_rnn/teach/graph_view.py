@@ -8,9 +8,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from tinygrad_rnn.engine.tensor import ShapeError, Tensor
 from tinygrad_rnn.nn import GRUCell, LSTMCell, RNNCell
-from tinygrad_rnn.tensor import ShapeError, Tensor
-from tinygrad_rnn.viz.expression import ExpressionError, evaluate, expression_names
+from tinygrad_rnn.teach.expression import ExpressionError, evaluate, expression_names
 
 __all__ = ["DEFAULT_EXPRESSION", "DEFAULT_INPUTS", "Source", "parse_shape_spec",
            "expression_source", "cell_source"]

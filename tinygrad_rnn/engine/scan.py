@@ -34,10 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn.creation import stack
-from tinygrad_rnn.functions import MatMul
-from tinygrad_rnn.nn.module import Module
-from tinygrad_rnn.tensor import (
+from tinygrad_rnn.engine.creation import stack
+from tinygrad_rnn.engine.functions import MatMul
+from tinygrad_rnn.engine.tensor import (
     Function,
     ShapeError,
     SliceGrad,
@@ -162,8 +161,9 @@ def _tape(step: Callable[[Tensor, State], State], xs: Tensor, parts: tuple[Tenso
 
 
 def _attributes(owner: Any) -> tuple[Any, ...]:
-    """Every attribute value of owner and, for a Module, of its sub-modules (the cache aside)."""
-    objects = list(owner.modules()) if isinstance(owner, Module) else [owner]
+    """Every attribute value of owner and, for a Module, of its sub-modules (the cache aside).
+    A Module is known by its `modules()` method (the engine imports nothing from nn/)."""
+    objects = list(owner.modules()) if callable(getattr(owner, "modules", None)) else [owner]
     return tuple(v for o in objects for k, v in vars(o).items() if k != _CACHE)
 
 

@@ -20,12 +20,12 @@ from typing import Any
 import numpy as np
 
 from tinygrad_rnn import optim
-from tinygrad_rnn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from tinygrad_rnn.data import DataError, LineBatches, StreamBatches, vocab_from_json
-from tinygrad_rnn.lm import LanguageModel, ModelConfig, State
-from tinygrad_rnn.random import get_rng_state, set_rng_state
-from tinygrad_rnn.tensor import Tensor
-from tinygrad_rnn.train_config import TrainConfig, TrainError
+from tinygrad_rnn.engine.random import get_rng_state, set_rng_state
+from tinygrad_rnn.engine.tensor import Tensor
+from tinygrad_rnn.lm.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from tinygrad_rnn.lm.config import TrainConfig, TrainError
+from tinygrad_rnn.lm.model import LanguageModel, ModelConfig, State
 
 __all__ = ["LAST", "BEST", "METRICS", "Progress", "start_files", "keep_metrics",
            "append_metrics", "resume_state", "save_run", "load_model", "restore"]

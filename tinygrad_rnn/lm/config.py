@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from tinygrad_rnn import optim
-from tinygrad_rnn.lm import CELLS
+from tinygrad_rnn.lm.model import CELLS
 
 __all__ = ["TrainConfig", "TrainError", "OPTIMIZERS", "DEFAULT_LR", "RESUMABLE",
            "check_resumable"]

@@ -1,0 +1,34 @@
+"""The language-model application, built on nn, optim and data.
+
+    model.py       LanguageModel (embedding, recurrent layers, head), loss, scoring, sampling
+    generate.py    greedy, temperature, top-k, top-p and beam search decoding
+    config.py      the training settings and their checks
+    train.py       the training loop, top to bottom: TBPTT, validation, checkpoints, resume
+    run_dir.py     the run directory: config, vocabulary, metrics, checkpoints, resume state
+    checkpoint.py  .npz checkpoints with a checksum, written atomically, loaded without pickle
+    dashboard.py   the live rich view of a run (plain lines off a terminal)
+
+`from tinygrad_rnn.lm import LanguageModel, sample_text` takes the model's names from model.py.
+"""
+
+from tinygrad_rnn.lm.model import (
+    CELLS,
+    ConfigError,
+    LanguageModel,
+    ModelConfig,
+    Score,
+    State,
+    beam_texts,
+    bits,
+    boundary_id,
+    detach_state,
+    mean_loss,
+    perplexity,
+    sample_text,
+    score_ids,
+    score_text,
+)
+
+__all__ = ["CELLS", "ConfigError", "ModelConfig", "LanguageModel", "State", "detach_state",
+           "mean_loss", "bits", "perplexity", "Score", "score_ids", "boundary_id", "score_text",
+           "sample_text", "beam_texts"]
