@@ -4,6 +4,7 @@ checkpoint; SIGKILL or Ctrl-C during training, then --resume, gives the uninterr
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -57,7 +58,8 @@ def test_sigkill_while_saving_always_leaves_a_loadable_checkpoint(tmp_path):
         time.sleep(rng.uniform(0.0, 0.2))                         # a random moment in a save
         child.kill()
         rest, _ = child.communicate(timeout=30)
-        saved = [int(line.split()[1]) for line in rest.splitlines() if line.startswith("saved")]
+        saved = [int(m[1]) for m in map(re.compile(r"saved (\d+)$").match, rest.splitlines())
+                 if m]                                            # (a kill can cut a line short)
         last = max([last, *saved])
         temps = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
         mid_save += bool(temps)                                   # killed inside a write
