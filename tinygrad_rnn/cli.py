@@ -10,6 +10,7 @@
     tinygrad-rnn vanishing --quick --svg vanishing.svg
     tinygrad-rnn graph "tanh(x @ w + b)" --input x=2,3 --input w=3,2 --input b=2 --trace
     tinygrad-rnn graph --cell lstm --dot lstm.dot
+    tinygrad-rnn graph --unroll 6 --svg bptt.svg
 
 Bad input exits with status 2 and one line on stderr, never a traceback.
 """
@@ -192,7 +193,9 @@ def build_parser() -> Parser:
     v.add_argument("--svg", metavar="FILE", help="also save the picture as an SVG file")
     v.set_defaults(handler=cmd_vanishing)
 
-    d = commands.add_parser("graph", help="the computation graph of a cell step or an expression")
+    d = commands.add_parser("graph", help="the computation graph of a cell step or an expression",
+                            epilog=GRAPH_EXAMPLES,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     d.add_argument("expression", nargs="?", help='a Tensor expression, e.g. "tanh(x @ w + b)" '
                    "(the default, with x=2,3 w=3,2 b=2 and x needing no grad)")
     d.add_argument("--cell", choices=["rnn", "gru", "lstm"], help="one step of this cell instead")
@@ -200,11 +203,24 @@ def build_parser() -> Parser:
                    help="an input's shape, e.g. x=4,3 (repeat for each input)")
     d.add_argument("--no-grad", action="append", default=[], metavar="NAME",
                    help="this input needs no gradient (e.g. the data x)")
+    d.add_argument("--unroll", type=positive_int, metavar="T", help="run the cell (all three "
+                   "without --cell) over T steps: ‖∂L/∂h⟨t⟩‖ per step")
+    d.add_argument("--svg", metavar="FILE", help="also draw it as an SVG picture: each node's "
+                   "value and ‖gradient‖ (no Graphviz needed)")
     d.add_argument("--dot", metavar="FILE", help="also write Graphviz DOT text to FILE")
     d.add_argument("--trace", action="store_true",
                    help="also print each op forward and each gradient backward")
     d.set_defaults(handler=cmd_graph)
     return parser
+
+
+GRAPH_EXAMPLES = """examples:
+  tinygrad-rnn graph                       tanh(x @ w + b) with x=2,3 w=3,2 b=2
+  tinygrad-rnn graph "tanh(x @ w + b)" --svg graph.svg
+  tinygrad-rnn graph "(a * b).sum()" --input a=3 --input b=3 --trace
+  tinygrad-rnn graph --cell gru --svg gru.svg      gates named x_r, h_z, ...
+  tinygrad-rnn graph --unroll 6 --svg bptt.svg     RNN, GRU, LSTM over 6 steps
+  tinygrad-rnn graph --cell lstm --dot lstm.dot"""
 
 
 # ---- commands -------------------------------------------------------------------------------
@@ -353,45 +369,43 @@ def cmd_vanishing(args: argparse.Namespace) -> int:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    """Draw the graph as a tree; optionally write DOT and trace forward and backward."""
+    """Draw the graph as a tree (or an unrolled cell as a table); optionally as SVG or DOT, and
+    trace forward and backward."""
     from tinygrad_rnn.teach.expression import ExpressionError
-    from tinygrad_rnn.teach.graph_view import (
-        DEFAULT_EXPRESSION,
-        DEFAULT_INPUTS,
-        cell_source,
-        expression_source,
-    )
+    from tinygrad_rnn.teach.graph_view import graph_source, show_unrolled
     from tinygrad_rnn.testing.trace import trace
     from tinygrad_rnn.viz import graph_tree, to_dot
 
     if args.cell and (args.expression or args.input or args.no_grad):
         raise UsageError("give either --cell or an expression (with --input/--no-grad), not both")
-    if args.dot is not None:
-        _writable(args.dot, "--dot")
-    default = args.expression is None and not args.input
-
+    if args.unroll and (args.expression or args.input or args.no_grad or args.trace or args.dot):
+        raise UsageError("--unroll draws a cell (--cell, or all three): no expression, --trace "
+                         "or --dot with it")
+    for path, flag in ((args.dot, "--dot"), (args.svg, "--svg")):
+        if path is not None:
+            _writable(path, flag)
+    console = Console()
+    if args.unroll:
+        show_unrolled(console, [args.cell] if args.cell else ["rnn", "gru", "lstm"], args.unroll,
+                      args.svg)
+        return 0
     try:
-        if args.cell:
-            names, compute = cell_source(args.cell)
-        elif default:
-            names, compute = expression_source(DEFAULT_EXPRESSION, DEFAULT_INPUTS,
-                                               args.no_grad or ["x"])
-        else:
-            names, compute = expression_source(args.expression or DEFAULT_EXPRESSION, args.input,
-                                               args.no_grad)
+        source = graph_source(args.cell, args.expression, args.input, args.no_grad)
     except ExpressionError as e:
         raise UsageError(str(e)) from None
-    root = compute()
-    console = Console()
-    console.print(graph_tree(root, names))
+    root = source.compute()
+    console.print(graph_tree(root, source.names))
+    if args.svg is not None:
+        source.drawing().save(args.svg)
+        print(f"wrote {args.svg} (open it in a browser)")
     if args.dot is not None:
         with open(args.dot, "w", encoding="utf-8") as f:
-            f.write(to_dot(root, names))
+            f.write(to_dot(root, source.names))
         print(f"wrote {args.dot} (render it with: dot -Tsvg {args.dot} -o graph.svg)")
     if args.trace:
         print("forward, op by op; then backward from a random upstream gradient:")
-        with trace(names):
-            root = compute()
+        with trace(source.names):
+            root = source.compute()
             root.backward(np.random.default_rng(0).standard_normal(root.shape))
     return 0
 

@@ -44,6 +44,7 @@ from tinygrad_rnn.engine.tensor import (
     _Anomaly,
     _Backward,
     _Recording,
+    _Watch,
     is_grad_enabled,
     no_grad,
 )
@@ -77,7 +78,7 @@ def _replay_pays(xs: Tensor) -> bool:
     """Replay unless it is off, the ops are being watched or traced (by an outer scan, which
     then records these ops too), or there is a single step."""
     watched = (_Anomaly.checker is not None or Function.__dict__["apply"] is not _APPLY
-               or _Recording.ops is not None)
+               or _Recording.ops is not None or _Watch.on)
     return REPLAY and not watched and len(xs) > 1
 
 

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple, Union
 import numpy as np
 
 __all__ = ["Tensor", "Function", "SliceGrad", "no_grad", "enable_grad", "is_grad_enabled",
-           "ShapeError"]
+           "ShapeError", "watch"]
 
 
 class ShapeError(ValueError):
@@ -79,6 +79,36 @@ class _Recording:
             _Recording.ops.append((None, {}, (), None))
 
 
+class _Watch:
+    """Whether `watch()` is on: then every node keeps its output tensor and that tensor's
+    gradient (for drawings); off, it costs one check per op."""
+
+    on = False
+
+
+class _Kept:
+    """A node's output kept alive by `watch()` (where retain_grad keeps only a weak reference)."""
+
+    __slots__ = ("tensor",)
+
+    def __init__(self, tensor: Tensor) -> None:
+        self.tensor = tensor
+
+    def __call__(self) -> Tensor:
+        return self.tensor
+
+
+@contextlib.contextmanager
+def watch() -> Iterator[None]:
+    """Context in which every op's output keeps its value and, after backward(), its gradient,
+    so `tg.draw(loss)` can show both at every node (memory grows with the graph: for pictures)."""
+    previous, _Watch.on = _Watch.on, True
+    try:
+        yield
+    finally:
+        _Watch.on = previous
+
+
 class Function:
     """One node of the graph. Subclasses define `forward(ctx, *arrays)` and `backward(ctx, grad)`.
 
@@ -91,6 +121,7 @@ class Function:
 
     __slots__ = ("parents", "saved", "needs_input_grad", "shape")
     retained: Callable[[], Tensor | None] | None = None  # set by Tensor.retain_grad (a weakref)
+    label: str | None = None  # the model's name for this node's output (chunk(names=...))
 
     def save_for_backward(self, *arrays: Any) -> None:
         self.saved = arrays
@@ -124,6 +155,8 @@ class Function:
             ctx.parents = tuple([t if t._ctx is None else t._ctx for t in inputs])
             ctx.needs_input_grad, ctx.shape = needs, data.shape
             out.requires_grad, out._ctx = True, ctx
+            if _Watch.on:
+                ctx.retained = _Kept(out)
         else:
             out.requires_grad, out._ctx = False, None
         if _Recording.ops is not None:
@@ -474,8 +507,10 @@ class Tensor:
             shape = tuple(shape[0])
         return self + np.zeros(shape, dtype=self.dtype)
 
-    def split(self, size: int | Sequence[int], dim: int = 0) -> list[Tensor]:
-        """Pieces of `size` along `dim` (the last may be smaller), or of the listed sizes."""
+    def split(self, size: int | Sequence[int], dim: int = 0,
+              names: Sequence[str] | None = None) -> list[Tensor]:
+        """Pieces of `size` along `dim` (the last may be smaller), or of the listed sizes;
+        `names` (one per piece) label the pieces' graph nodes, e.g. a cell's gates in a drawing."""
         (d,) = _dims(dim, self.ndim, "split")
         length = self.shape[d]
         if isinstance(size, int):
@@ -492,14 +527,22 @@ class Tensor:
             index = (slice(None),) * d + (slice(start, start + n),)
             pieces.append(self[index])
             start += n
+        if names is not None:
+            if len(names) != len(pieces):
+                raise ShapeError(f"split: {len(names)} names for {len(pieces)} pieces")
+            for piece, name in zip(pieces, names, strict=True):
+                if piece._ctx is not None:
+                    piece._ctx.label = name
         return pieces
 
-    def chunk(self, chunks: int, dim: int = 0) -> list[Tensor]:
-        """`chunks` pieces along `dim` of size ceil(n / chunks) (the last may be smaller)."""
+    def chunk(self, chunks: int, dim: int = 0, names: Sequence[str] | None = None
+              ) -> list[Tensor]:
+        """`chunks` pieces along `dim` of size ceil(n / chunks) (the last may be smaller);
+        `names` label them in the graph (`gates.chunk(4, 1, names="ifgo")`)."""
         (d,) = _dims(dim, self.ndim, "chunk")
         if chunks < 1:
             raise ShapeError(f"chunk: chunks must be >= 1, got {chunks}")
-        return self.split(max(-(-self.shape[d] // chunks), 1), d)
+        return self.split(max(-(-self.shape[d] // chunks), 1), d, names)
 
 
 def _plain_index(index: Any) -> Any:

@@ -144,8 +144,9 @@ class GRUCell(_Cell):
 
     def step(self, x_proj: Tensor, h: Tensor) -> Tensor:
         """h' from the projected input (B, 3H) and the previous hidden state h (B, H)."""
-        x_r, x_z, x_n = x_proj.chunk(3, dim=1)                      # W_i· x + b_i·   (B, H) each
-        h_r, h_z, h_n = self._project_hidden(h).chunk(3, dim=1)     # W_h· h + b_h·   (B, H) each
+        xs, hs = ("x_r", "x_z", "x_n"), ("h_r", "h_z", "h_n")      # the names drawings show
+        x_r, x_z, x_n = x_proj.chunk(3, 1, names=xs)                # W_i· x + b_i·   (B, H) each
+        h_r, h_z, h_n = self._project_hidden(h).chunk(3, 1, names=hs)  # W_h· h + b_h·  (B, H)
         r = (x_r + h_r).sigmoid()
         z = (x_z + h_z).sigmoid()
         n = (x_n + r * h_n).tanh()
@@ -181,7 +182,7 @@ class LSTMCell(_Cell):
         """(h', c') from the projected input (B, 4H) and the previous (h, c), each (B, H)."""
         h, c = state
         gates = x_proj + self._project_hidden(h)   # (W_i· x + b_i· + b_h·) + W_h· h   (B, 4H)
-        i, f, g, o = gates.chunk(4, dim=1)         # (B, H) each
+        i, f, g, o = gates.chunk(4, 1, names="ifgo")  # (B, H) each
         i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
         c = f * c + i * g
         h = o * c.tanh()

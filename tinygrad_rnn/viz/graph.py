@@ -12,7 +12,8 @@ the op that used them, in argument order.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from rich.text import Text
 from rich.tree import Tree
@@ -24,13 +25,17 @@ __all__ = ["Node", "graph_nodes", "graph_tree", "to_dot"]
 
 @dataclass(frozen=True)
 class Node:
-    """One tensor of the graph; `inputs` are indices into the same node list."""
+    """One tensor of the graph; `inputs` are indices into the same node list. `label` is the
+    tensor's name (given, or the model's, such as a gate's) or else its op; `op` is "" for a
+    leaf; `source` is the graph's own object (the Function, or the leaf Tensor)."""
 
     label: str
     shape: tuple[int, ...]
     requires_grad: bool
     is_leaf: bool
     inputs: tuple[int, ...]
+    op: str = ""
+    source: Any = field(default=None, compare=False, repr=False)
 
 
 def _leaf_label(tensor: Tensor, names: dict[int, str]) -> str:
@@ -39,10 +44,14 @@ def _leaf_label(tensor: Tensor, names: dict[int, str]) -> str:
     return f"{tensor.data.item():g}" if tensor.size == 1 else "constant"
 
 
+def _op_label(ctx: Function, names: dict[int, str]) -> str:
+    return names.get(id(ctx)) or ctx.label or type(ctx).op_name()
+
+
 def graph_nodes(root: Tensor, names: Mapping[str, Tensor] | None = None) -> list[Node]:
     """Every node that leads to `root` (the ops, and the leaf tensors they read), each after its
     inputs (root last); iterative, so a graph of any depth works."""
-    by_id = {id(t): name for name, t in (names or {}).items()}
+    by_id = {id(t if t._ctx is None else t._ctx): name for name, t in (names or {}).items()}
     index: dict[int, int] = {}
     nodes: list[Node] = []
     start: Function | Tensor = root._ctx if root._ctx is not None else root
@@ -54,11 +63,12 @@ def graph_nodes(root: Tensor, names: Mapping[str, Tensor] | None = None) -> list
             if id(node) not in index:
                 index[id(node)] = len(nodes)
                 if isinstance(node, Function):
-                    nodes.append(Node(type(node).op_name(), node.shape, True, False,
-                                      tuple(index[id(p)] for p in parents)))
+                    nodes.append(Node(_op_label(node, by_id), node.shape, True, False,
+                                      tuple(index[id(p)] for p in parents),
+                                      type(node).op_name(), node))
                 else:
                     nodes.append(Node(_leaf_label(node, by_id), node.shape, node.requires_grad,
-                                      True, ()))
+                                      True, (), "", node))
             continue
         if id(node) in index:
             continue
@@ -70,6 +80,8 @@ def graph_nodes(root: Tensor, names: Mapping[str, Tensor] | None = None) -> list
 def _describe(node: Node) -> Text:
     text = Text()
     text.append(node.label, style="cyan" if node.is_leaf else "bold")
+    if node.op and node.op != node.label:
+        text.append(f" = {node.op}")
     text.append(f"  {node.shape}", style="dim")
     if node.is_leaf:
         text.append("  needs grad" if node.requires_grad else "  no grad",
@@ -103,7 +115,8 @@ def to_dot(root: Tensor, names: Mapping[str, Tensor] | None = None) -> str:
     for i, node in enumerate(nodes):
         shape = "box" if node.is_leaf else "ellipse"
         fill = ', style=filled, fillcolor="#c8f0c8"' if node.is_leaf and node.requires_grad else ""
-        lines.append(f'  n{i} [label="{node.label}\\n{node.shape}", shape={shape}{fill}];')
+        op = f"\\n{node.op}" if node.op and node.op != node.label else ""
+        lines.append(f'  n{i} [label="{node.label}{op}\\n{node.shape}", shape={shape}{fill}];')
     lines += [f"  n{j} -> n{i};" for i, node in enumerate(nodes) for j in node.inputs]
     lines.append("}")
     return "\n".join(lines) + "\n"
