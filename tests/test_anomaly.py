@@ -148,7 +148,7 @@ def test_stable_ops_at_extremes_trip_no_anomaly(dtype):
                                                reduction="none")):
             t = Tensor(x, requires_grad=True)
             out = make(t)
-            (out * Tensor(np.linspace(0.5, 1.5, out.size).reshape(out.shape).astype(dtype))
+            (out * Tensor(np.linspace(0.5, 1.5, out.numel()).reshape(out.shape).astype(dtype))
              ).sum().backward()
             assert out.dtype == dtype and np.isfinite(t.grad).all()
 

@@ -33,6 +33,7 @@ CASES: list[tuple[str, Callable[[], object], str]] = [
     ("two unknown dims", lambda: a.reshape(-1, -1), r"^reshape: \(3, 4\): .*unknown"),
     ("sum dim", lambda: a.sum(2), r"^sum: dim 2 is out of range for a tensor with 2 dims$"),
     ("max dim", lambda: a.max(-3), r"^max: dim -3 is out of range"),
+    ("amax dim", lambda: a.amax((0, 2)), r"^amax: dim 2 is out of range"),
     ("softmax dim", lambda: a.softmax(2), r"^softmax: dim 2 is out of range"),
     ("transpose dim", lambda: a.transpose(0, 2), r"^transpose: dim 2 is out of range"),
     ("permute repeat", lambda: a.permute(1, 1),

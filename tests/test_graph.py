@@ -200,8 +200,11 @@ def test_requires_grad_on_an_integer_tensor_errors() -> None:
 
 
 def test_dtype_rules() -> None:
-    assert Tensor(1.5).dtype == np.float32             # Python scalars -> float32, as torch
-    assert Tensor([1, 2]).dtype == np.float32          # lists too
+    assert Tensor(1.5).dtype == np.float32             # Python floats -> float32, as torch
+    assert Tensor([1.0, 2]).dtype == np.float32        # lists too (one float makes it float)
+    assert Tensor([1, 2]).dtype == np.int64            # Python ints -> int64, as torch
+    assert Tensor(3).dtype == np.int64
+    assert Tensor([True, False]).dtype == np.bool_     # bools stay bool
     assert Tensor(np.arange(3)).dtype == np.int64      # an ndarray keeps its dtype
     assert Tensor(np.ones(2)).dtype == np.float64
     assert Tensor(np.ones(2, dtype=np.float32)).dtype == np.float32

@@ -86,8 +86,8 @@ def variance(draw: st.DrawFn) -> Case:
 
 
 @st.composite
-def along_dim(draw: st.DrawFn, keepdim: bool = False) -> Case:
-    a = draw(arrays(shapes(min_dims=1)))
+def along_dim(draw: st.DrawFn, keepdim: bool = False, unique: bool = False) -> Case:
+    a = draw(arrays(shapes(min_dims=1), unique=unique))
     kw = {"dim": draw(st.integers(-a.ndim, a.ndim - 1))}
     if keepdim:
         kw["keepdim"] = draw(st.booleans())
@@ -287,10 +287,14 @@ OPS = [
        lambda a, dim, keepdim: np.sum(a, axis=dim, keepdims=keepdim), reduction()),
     Op("mean", lambda x, dim, keepdim: x.mean(dim, keepdim),
        lambda a, dim, keepdim: np.mean(a, axis=dim, keepdims=keepdim), reduction()),
-    Op("max", lambda x, dim, keepdim: x.max(dim, keepdim),
+    Op("amax", lambda x, dim, keepdim: x.amax(dim, keepdim),
        lambda a, dim, keepdim: np.max(a, axis=dim, keepdims=keepdim), reduction(unique=True)),
-    Op("min", lambda x, dim, keepdim: x.min(dim, keepdim),
+    Op("amin", lambda x, dim, keepdim: x.amin(dim, keepdim),
        lambda a, dim, keepdim: np.min(a, axis=dim, keepdims=keepdim), reduction(unique=True)),
+    Op("max_dim", lambda x, dim, keepdim: x.max(dim, keepdim).values,
+       lambda a, dim, keepdim: np.max(a, axis=dim, keepdims=keepdim), along_dim(True, True)),
+    Op("min_dim", lambda x, dim, keepdim: x.min(dim, keepdim).values,
+       lambda a, dim, keepdim: np.min(a, axis=dim, keepdims=keepdim), along_dim(True, True)),
     Op("var", lambda x, dim, keepdim, unbiased: x.var(dim, keepdim, unbiased), np_var,
        variance()),
     Op("reshape", lambda x, shape: x.reshape(shape), lambda a, shape: a.reshape(shape),

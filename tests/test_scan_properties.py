@@ -86,7 +86,7 @@ OPS: dict[str, tuple[str, str, Callable[..., Tensor]]] = {
               lambda p, r, s: s * r.mean(1, keepdim=True)),
     "lse": ("rr", "{1} - {0}.logsumexp(1, keepdim=True)",
             lambda p, r, s: s - r.logsumexp(1, keepdim=True)),
-    "max1": ("rr", "{1} + {0}.max(1, keepdim=True)", lambda p, r, s: s + r.max(1, keepdim=True)),
+    "max1": ("rr", "{1} + {0}.amax(1, keepdim=True)", lambda p, r, s: s + r.amax(1, keepdim=True)),
     "sum_all": ("rr", "{1} + {0}.sum() * 0.1", lambda p, r, s: s + r.sum() * 0.1),
 }
 

@@ -35,7 +35,7 @@ def test_module_checks_cover_every_parameter_element():
     check = next(c for c in module_checks() if c.name == "GRUCell")
     fn, inputs = tour._prepare(check, np.random.default_rng(0))
     assert len(inputs) == 2 + 4                         # x, h, weight_ih/hh, bias_ih/hh
-    assert sum(t.size for t in inputs) == 2 * 2 + 2 * 3 + 9 * 2 + 9 * 3 + 9 + 9
+    assert sum(t.numel() for t in inputs) == 2 * 2 + 2 * 3 + 9 * 2 + 9 * 3 + 9 + 9
     assert all(t.dtype == np.float64 and t.requires_grad for t in inputs)
 
 

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple, Union
 import numpy as np
 
 __all__ = ["Tensor", "Function", "SliceGrad", "no_grad", "enable_grad", "is_grad_enabled",
-           "ShapeError", "watch"]
+           "ShapeError", "watch", "MaxMin"]
 
 
 class ShapeError(ValueError):
@@ -169,11 +169,24 @@ class Function:
 
 
 def _as_array(data: Any, dtype: Any) -> np.ndarray:
+    """An array keeps its dtype; Python data as torch.tensor: floats float32, ints int64, bools
+    bool (numpy alone would make the floats float64)."""
     if isinstance(data, Tensor):
         data = data.data
-    if isinstance(data, (np.ndarray, np.generic)):
+    if dtype is not None or isinstance(data, (np.ndarray, np.generic)):
         return np.asarray(data, dtype=dtype)
-    return np.asarray(data, dtype=np.float32 if dtype is None else dtype)
+    array = np.asarray(data)
+    if array.dtype.kind in "iu":
+        return array.astype(np.int64, copy=False)
+    return array if array.dtype.kind == "b" else array.astype(np.float32)
+
+
+class MaxMin(NamedTuple):
+    """What `t.max(dim)` and `t.min(dim)` return, as torch.return_types.max: the values and
+    the int64 index of each (the first, among ties); the gradient reaches that element only."""
+
+    values: Tensor
+    indices: Tensor
 
 
 class Tensor:
@@ -206,10 +219,6 @@ class Tensor:
         return self.data.ndim
 
     @property
-    def size(self) -> int:
-        return self.data.size
-
-    @property
     def is_leaf(self) -> bool:
         return self._ctx is None
 
@@ -228,7 +237,20 @@ class Tensor:
     def __float__(self) -> float:
         return float(self.item())
 
+    # ---- PyTorch's shape methods (`.shape` and `.ndim` are the numpy-style properties) ------
+    def size(self, dim: int | None = None) -> Any:
+        """The shape as a tuple (torch.Size is one), or the length of dim `dim`."""
+        if dim is None:
+            return self.data.shape
+        (d,) = _dims(dim, self.ndim, "size")
+        return self.data.shape[d]
+
+    def dim(self) -> int:
+        """The number of dims (as `.ndim`)."""
+        return self.data.ndim
+
     def numel(self) -> int:
+        """The number of elements."""
         return self.data.size
 
     def numpy(self) -> np.ndarray:
@@ -428,19 +450,48 @@ class Tensor:
 
     def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         dims = _dims(dim, self.ndim, "mean")
-        count = int(np.prod([self.shape[d] for d in dims])) if dims is not None else self.size
+        count = int(np.prod([self.shape[d] for d in dims])) if dims is not None else self.numel()
         return self.sum(dims, keepdim) * (1.0 / count if count else float("nan"))
 
-    def max(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
-        return F.Max.apply(self, dim=_dims(dim, self.ndim, "max"), keepdim=keepdim)
+    def amax(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        """The maximum over one or more dims (all when None); ties share the gradient equally."""
+        return F.Max.apply(self, dim=_dims(dim, self.ndim, "amax"), keepdim=keepdim)
 
-    def min(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
-        return -((-self).max(dim, keepdim))
+    def amin(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        """The minimum over one or more dims (all when None), as amax of -x."""
+        return -((-self).amax(dim, keepdim))
+
+    def max(self, dim: int | None = None, keepdim: bool = False) -> Tensor | MaxMin:
+        """The maximum of all elements (a scalar, as amax); with dim: (values, indices)."""
+        return self.amax() if dim is None else self._pick(np.argmax, dim, keepdim, "max")
+
+    def min(self, dim: int | None = None, keepdim: bool = False) -> Tensor | MaxMin:
+        """The minimum of all elements (a scalar, as amin); with dim: (values, indices)."""
+        return self.amin() if dim is None else self._pick(np.argmin, dim, keepdim, "min")
+
+    def _pick(self, arg: Callable[..., np.ndarray], dim: int, keepdim: bool, op: str) -> MaxMin:
+        """The elements `arg` (argmax/argmin) points to along dim, gathered by indexing."""
+        if not isinstance(dim, (int, np.integer)):
+            raise TypeError(f"{op}: dim must be one int, got {dim!r}; for several dims use "
+                            f"a{op}(dims), as in PyTorch")
+        (d,) = _dims(dim, self.ndim, op)
+        if self.ndim == 0:  # a scalar is its own maximum, at index 0
+            return MaxMin(self[()], Tensor(np.int64(0)))
+        if self.shape[d] == 0:
+            raise ShapeError(f"{op}: dim {dim} of shape {self.shape} is empty")
+        _Recording.value_outside_ops()  # the indices come from the data: a trace cannot replay
+        picked = np.expand_dims(arg(self.data, axis=d), d).astype(np.int64)    # keepdim shape
+        grid = list(np.indices(picked.shape, sparse=True))
+        grid[d] = picked
+        values, indices = self[tuple(grid)], picked
+        if not keepdim:
+            values, indices = values.squeeze(d), np.squeeze(indices, d)
+        return MaxMin(values, Tensor(indices))
 
     def var(self, dim: int | Sequence[int] | None = None, keepdim: bool = False,
             unbiased: bool = True) -> Tensor:
         dims = _dims(dim, self.ndim, "var")
-        count = int(np.prod([self.shape[d] for d in dims])) if dims is not None else self.size
+        count = int(np.prod([self.shape[d] for d in dims])) if dims is not None else self.numel()
         centered = self - self.mean(dims, keepdim=True)
         dof = count - int(unbiased)  # a single sample has no unbiased variance: nan, as torch
         return (centered * centered).sum(dims, keepdim) * (1.0 / dof if dof > 0 else float("nan"))

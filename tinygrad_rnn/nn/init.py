@@ -78,7 +78,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0,
     if tensor.ndim < 2:
         raise ShapeError(f"orthogonal_: needs at least 2 dims, got shape {tensor.shape}")
     rows = tensor.shape[0]
-    cols = tensor.size // rows
+    cols = tensor.numel() // rows
     flat = generator(rng).standard_normal((rows, cols))
     if rows < cols:
         flat = flat.T

@@ -71,7 +71,7 @@ def op_checks() -> list[Check]:
         Check("relu", F.Relu, lambda a: (a - 1.0).relu(), ((3, 4),), positive=True),
         Check("clip", F.Clip, lambda a: a.clip(0.7, 1.3), ((3, 4),), positive=True),
         Check("sum", F.Sum, lambda a: a.sum(1), ((3, 4),)),
-        Check("max", F.Max, lambda a: a.max(0), ((3, 4),)),
+        Check("amax", F.Max, lambda a: a.amax(0), ((3, 4),)),
         Check("reshape", F.Reshape, lambda a: a.reshape(4, 3), ((3, 4),)),
         Check("transpose", F.Permute, lambda a: a.T, ((3, 4),)),
         Check("getitem", F.GetItem, lambda a: a[np.array([0, 2, 0]), 1:], ((3, 4),)),

@@ -61,7 +61,7 @@ class Trace:
             return self._labels[key]
         if isinstance(tensor, Function):  # a node made before tracing began
             return f"<{tensor.shape}>"
-        if tensor.size == 1:
+        if tensor.numel() == 1:
             return f"{tensor.data.item():g}"
         return f"<{tensor.shape}>"
 

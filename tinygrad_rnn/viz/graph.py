@@ -41,7 +41,7 @@ class Node:
 def _leaf_label(tensor: Tensor, names: dict[int, str]) -> str:
     if id(tensor) in names:
         return names[id(tensor)]
-    return f"{tensor.data.item():g}" if tensor.size == 1 else "constant"
+    return f"{tensor.data.item():g}" if tensor.numel() == 1 else "constant"
 
 
 def _op_label(ctx: Function, names: dict[int, str]) -> str:
