@@ -162,7 +162,7 @@ def test_forward_is_step_of_projected_input():
 
 
 def test_cell_errors_are_clear():
-    cell = nn.LSTMCell(I, H)
+    cell = nn.LSTMCell(I, H).double()                      # the float64 inputs below
     with pytest.raises(ShapeError, match=r"LSTMCell: input must be \(B, 3\) or \(3,\), "
                                          r"got \(2, 4\)"):
         cell(Tensor(np.zeros((2, 4))))

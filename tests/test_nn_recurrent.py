@@ -188,7 +188,7 @@ def test_long_sequence_backward_does_not_recurse():
 
 
 def test_layer_errors_are_clear():
-    layer = nn.LSTM(I, H, num_layers=2)
+    layer = nn.LSTM(I, H, num_layers=2).double()          # the float64 inputs below
     with pytest.raises(ShapeError, match=r"input must be \(T, B, I\) or \(T, I\) with I = 3, "
                                          r"got \(2, 2, 5\)"):
         layer(Tensor(np.zeros((2, 2, 5))))

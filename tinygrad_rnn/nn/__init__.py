@@ -1,20 +1,25 @@
-"""Neural-network building blocks: Module, layers, recurrent cells and layers, losses, init, and
-gradient clipping in `nn.utils` (as torch.nn.utils)."""
+"""Neural-network building blocks: Module, Sequential, layers and activations, recurrent cells and
+layers, losses (functions and modules), init, and gradient clipping in `nn.utils` (as
+torch.nn.utils)."""
 
 from tinygrad_rnn.nn import functional, init, utils
 from tinygrad_rnn.nn.cells import GRUCell, LSTMCell, RNNCell
-from tinygrad_rnn.nn.layers import Dropout, Embedding, Linear
+from tinygrad_rnn.nn.layers import Dropout, Embedding, Linear, ReLU, Sigmoid, Tanh
+from tinygrad_rnn.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from tinygrad_rnn.nn.module import (
     IncompatibleKeys,
     Module,
     ModuleList,
     Parameter,
+    Sequential,
     StateDictError,
 )
 from tinygrad_rnn.nn.recurrent import GRU, LSTM, RNN
 
 __all__ = [
-    "Module", "ModuleList", "Parameter", "IncompatibleKeys", "StateDictError",
-    "Linear", "Embedding", "Dropout", "RNNCell", "GRUCell", "LSTMCell", "RNN", "GRU", "LSTM",
+    "Module", "ModuleList", "Sequential", "Parameter", "IncompatibleKeys", "StateDictError",
+    "Linear", "Embedding", "Dropout", "Tanh", "ReLU", "Sigmoid",
+    "RNNCell", "GRUCell", "LSTMCell", "RNN", "GRU", "LSTM",
+    "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss",
     "functional", "init", "utils",
 ]

@@ -24,7 +24,7 @@ from tinygrad_rnn.engine.tensor import ShapeError, Tensor
 from tinygrad_rnn.nn import init
 from tinygrad_rnn.nn.module import Module, Parameter
 
-__all__ = ["RNNCell", "GRUCell", "LSTMCell"]
+__all__ = ["RNNCell", "GRUCell", "LSTMCell", "check_dtype"]
 
 
 class _Cell(Module):
@@ -70,6 +70,7 @@ class _Cell(Module):
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
             raise ShapeError(f"{type(self).__name__}: input must be (B, {self.input_size}) or "
                              f"({self.input_size},), got {x.shape}")
+        check_dtype(type(self).__name__, "input", x, self.weight_ih.dtype)
         return (x.unsqueeze(0), True) if x.ndim == 1 else (x, False)
 
     def _initial(self, state: Tensor | None, x: Tensor, unbatched: bool, name: str) -> Tensor:
@@ -81,6 +82,7 @@ class _Cell(Module):
         if state.shape != expected:
             raise ShapeError(f"{type(self).__name__}: {name} must have shape {expected} for "
                              f"input {x.shape[1:] if unbatched else x.shape}, got {state.shape}")
+        check_dtype(type(self).__name__, name, state, self.weight_ih.dtype)
         return state.unsqueeze(0) if unbatched else state
 
     def extra_repr(self) -> str:
@@ -196,6 +198,20 @@ class LSTMCell(_Cell):
         h, c = self.step(self.project_input(x), (self._initial(h0, x, unbatched, "h"),
                                                  self._initial(c0, x, unbatched, "c")))
         return (h.squeeze(0), c.squeeze(0)) if unbatched else (h, c)
+
+
+def check_dtype(owner: str, name: str, x: Tensor, weights: np.dtype,
+                error: type[Exception] = RuntimeError) -> None:
+    """PyTorch's dtype check: a float32 layer refuses float64 input (or state), and the other way
+    round, rather than silently computing in a dtype other than its weights'."""
+    if x.dtype != weights:
+        cast = _CAST.get(str(weights), f"astype('{weights}')")
+        model = f" or the model (model.{_CAST[str(x.dtype)]})" if str(x.dtype) in _CAST else ""
+        raise error(f"{owner}: {name} dtype {x.dtype} does not match the weights' dtype "
+                    f"{weights}: convert the {name} ({name}.{cast}){model}")
+
+
+_CAST = {"float32": "float()", "float64": "double()"}  # Tensor's and Module's conversions
 
 
 def _pair(state: Any, owner: str) -> tuple[Tensor | None, Tensor | None]:

@@ -15,7 +15,8 @@ from tinygrad_rnn.engine.random import generator
 from tinygrad_rnn.engine.tensor import ShapeError, Tensor
 
 __all__ = ["cross_entropy", "nll_loss", "log_softmax", "softmax", "mse_loss",
-           "binary_cross_entropy_with_logits", "one_hot", "dropout", "embedding"]
+           "binary_cross_entropy_with_logits", "one_hot", "dropout", "embedding",
+           "relu", "tanh", "sigmoid"]
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -85,6 +86,21 @@ def nll_loss(input: Tensor, target: Any, reduction: str = "mean",
     if reduction == "sum":
         return losses.sum()
     return losses.sum() / np.asarray(keep.sum(), dtype=rows.dtype)
+
+
+def relu(input: Tensor) -> Tensor:
+    """max(x, 0), elementwise (the Tensor method, by PyTorch's functional name)."""
+    return input.relu()
+
+
+def tanh(input: Tensor) -> Tensor:
+    """tanh(x), elementwise."""
+    return input.tanh()
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    """1 / (1 + e⁻ˣ), elementwise."""
+    return input.sigmoid()
 
 
 def log_softmax(input: Tensor, dim: int = -1) -> Tensor:

@@ -1,4 +1,5 @@
-"""The simple layers: Linear, Embedding, Dropout (PyTorch's names, shapes and initialisation)."""
+"""The simple layers: Linear, Embedding, Dropout, and the activations Tanh, ReLU, Sigmoid as
+modules (PyTorch's names, shapes and initialisation)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from tinygrad_rnn.engine.tensor import ShapeError, Tensor
 from tinygrad_rnn.nn import functional, init
 from tinygrad_rnn.nn.module import Module, Parameter
 
-__all__ = ["Linear", "Embedding", "Dropout"]
+__all__ = ["Linear", "Embedding", "Dropout", "Tanh", "ReLU", "Sigmoid"]
 
 
 class Linear(Module):
@@ -83,3 +84,24 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+class Tanh(Module):
+    """tanh(x), elementwise: a module for `Sequential`."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.tanh()
+
+
+class ReLU(Module):
+    """max(x, 0), elementwise."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.relu()
+
+
+class Sigmoid(Module):
+    """1 / (1 + e⁻ˣ), elementwise."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.sigmoid()

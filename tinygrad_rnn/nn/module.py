@@ -15,7 +15,8 @@ import numpy as np
 
 from tinygrad_rnn.engine.tensor import ShapeError, Tensor
 
-__all__ = ["Parameter", "Module", "ModuleList", "IncompatibleKeys", "StateDictError"]
+__all__ = ["Parameter", "Module", "ModuleList", "Sequential", "IncompatibleKeys",
+           "StateDictError"]
 
 
 class Parameter(Tensor):
@@ -94,8 +95,10 @@ class Module:
         return {name: p.data.copy() for name, p in self.named_parameters()}
 
     def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
-        """Copy arrays into the parameters (each keeps its own dtype). With strict, a missing or
-        unexpected key is an error; a shape mismatch always is. Nothing changes on error."""
+        """Copy arrays into the parameters. Each parameter keeps its own dtype: a float64 array
+        loaded into a float32 module is cast to float32, as PyTorch's load_state_dict does. With
+        strict, a missing or unexpected key is an error; a shape mismatch always is. Nothing
+        changes on error."""
         own = dict(self.named_parameters())
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
@@ -190,3 +193,17 @@ class ModuleList(Module):
         if not -self._length <= index < self._length:
             raise IndexError(f"ModuleList: index {index} out of range for {self._length} modules")
         return getattr(self, str(index % self._length))
+
+
+class Sequential(ModuleList):
+    """Modules applied in turn, `Sequential(Linear(2, 8), Tanh(), Linear(8, 1))(x)`; parameters
+    named `0.weight`, `2.bias`, … (as PyTorch)."""
+
+    def __init__(self, *modules: Module) -> None:
+        super().__init__(modules)
+
+    def forward(self, x: Any) -> Any:
+        """Each module's output is the next one's input."""
+        for module in self:
+            x = module(x)
+        return x

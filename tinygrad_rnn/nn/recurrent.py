@@ -25,7 +25,7 @@ from tinygrad_rnn.engine.creation import cat, stack
 from tinygrad_rnn.engine.scan import scan
 from tinygrad_rnn.engine.tensor import ShapeError, Tensor
 from tinygrad_rnn.nn import functional
-from tinygrad_rnn.nn.cells import GRUCell, LSTMCell, RNNCell, _pair
+from tinygrad_rnn.nn.cells import GRUCell, LSTMCell, RNNCell, _pair, check_dtype
 from tinygrad_rnn.nn.module import Module
 
 __all__ = ["RNN", "GRU", "LSTM"]
@@ -117,6 +117,7 @@ class _Recurrent(Module):
             seq, unbatched = (x.transpose(0, 1) if self.batch_first else x), False  # (T, B, I)
         if seq.shape[0] == 0:
             raise ShapeError(f"{name}: input {x.shape} has no time steps")
+        check_dtype(name, "input", x, self.weight_ih_l0.dtype, ValueError)  # ValueError as torch
         return seq, unbatched
 
     def _initial_states(self, state: Any, seq: Tensor, unbatched: bool) -> list[Any]:
@@ -136,6 +137,7 @@ class _Recurrent(Module):
                 raise ShapeError(f"{name}: {part_name} must have shape {expected} "
                                  f"(num_layers * num_directions, batch, hidden_size), "
                                  f"got {part.shape}")
+            check_dtype(name, part_name, part, self.weight_ih_l0.dtype)
             if unbatched:
                 part = part.unsqueeze(1)                                          # (L·D, 1, H)
             for k, cell_parts in enumerate(per_cell):
