@@ -51,11 +51,12 @@ def main() -> int:
         out = args.out or scratch
         with contextlib.closing(make_reporter(args.plain)) as reporter:   # Ctrl-C: terminal back
             train(config, out, reporter=reporter)
-        model, vocab, _, _ = load_model(f"{out}/{BEST}")
+        best = load_model(f"{out}/{BEST}")
+        model, vocab = best.model, best.vocab
         rng = np.random.default_rng(0)
         for temperature in s.temperatures:
             print(f"\n--- sample at temperature {temperature} ---")
-            print(sample_text(model, vocab, False, rng, prime="The ", max_len=300,
+            print(sample_text(model, vocab, rng, prime="The ", max_len=300,
                               temperature=temperature))
         print("\n--- which sentence is more probable? ---")
         scores = {text: score_text(model, vocab, text, lines=False) for text in s.sentences}

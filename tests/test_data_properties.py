@@ -15,7 +15,7 @@ def test_char_vocab_round_trips_any_text(text):
     assert len(ids) == len(text) and ids.min() >= 0 and ids.max() < len(vocab)
 
 
-@given(st.text(alphabet="ab cd.\n,Éé", min_size=1), st.lists(st.integers(0, 20)))
+@given(st.text(alphabet="ab cd.\n,Éé'ts()[]!?%;:", min_size=1), st.lists(st.integers(0, 20)))
 def test_word_vocab_round_trips_ids(text, picks):
     try:
         vocab = WordVocab.from_text(text)

@@ -140,10 +140,10 @@ def test_config_validation_and_json_round_trip():
 def test_sampling_is_seeded_and_line_mode_stops_at_the_end_of_line():
     vocab = CharVocab.from_text("abc", lines=True)
     model = model_of(vocab=len(vocab))
-    one = sample_text(model, vocab, True, np.random.default_rng(5), max_len=30)
-    two = sample_text(model, vocab, True, np.random.default_rng(5), max_len=30)
+    one = sample_text(model, vocab, np.random.default_rng(5), lines=True, max_len=30)
+    two = sample_text(model, vocab, np.random.default_rng(5), lines=True, max_len=30)
     assert one == two and "\n" not in one and len(one) <= 30
-    stream = sample_text(model, vocab, False, np.random.default_rng(5), prime="ab", max_len=40)
+    stream = sample_text(model, vocab, np.random.default_rng(5), prime="ab", max_len=40)
     assert stream.startswith("ab") and len(stream) == 42
 
 

@@ -35,7 +35,7 @@ def test_a_small_model_learns_a_repeating_text(tmp_path):
     assert summary.stopped == "steps" and summary.step == 120
     assert metrics(tmp_path / "run")[-1]["val_loss"] < 0.2          # ln 5 = 1.6 at the start
     model, vocab, _, _ = load_model(str(tmp_path / "run" / BEST))
-    text = lm.sample_text(model, vocab, False, np.random.default_rng(0), prime="ab", max_len=10,
+    text = lm.sample_text(model, vocab, np.random.default_rng(0), prime="ab", max_len=10,
                           greedy=True)
     assert text == "ab" + "cdabcdabcd"
 

@@ -258,12 +258,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
     n = args.n or (10 if lines else 1)
     max_len = args.max_len or (50 if lines else 300)
     if args.beam is not None:
-        texts = [text for text, _ in beam_texts(model, vocab, lines, prime=args.prime,
+        texts = [text for text, _ in beam_texts(model, vocab, lines=lines, prime=args.prime,
                                                  beam_width=max(args.beam, n),
                                                  max_len=max_len)][:n]
     else:
         rng = np.random.default_rng(args.seed)
-        texts = [sample_text(model, vocab, lines, rng, prime=args.prime, max_len=max_len,
+        texts = [sample_text(model, vocab, rng, lines=lines, prime=args.prime, max_len=max_len,
                              temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                              greedy=args.greedy) for _ in range(n)]
     print(("\n" if lines else "\n\n").join(texts))
@@ -281,7 +281,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     rows = []
     for text in texts:
         try:
-            score = score_text(model, vocab, text, config.lines)
+            score = score_text(model, vocab, text, lines=config.lines)
         except (DataError, ValueError) as e:
             raise UsageError(f"cannot score {text[:40]!r}: {e}") from None
         rows.append({"text": text, "log_prob": score.log_prob, "tokens": score.tokens,

@@ -29,6 +29,9 @@ LINE_BOUNDARY = "\n"
 _FIX = "re-create it with `tinygrad-rnn train`"
 _V = TypeVar("_V", bound="_Vocab")
 _TOKEN = re.compile(r"<unk>|<eos>|\n|\w+|[^\w\s]")
+_WORD = re.compile(r"\w+")
+_CLOSING, _OPENING = set(".,;:!?)]}%"), set("([{")   # no space before / after these
+_SUFFIXES = {"s", "t", "re", "ve", "ll", "d", "m"}      # don't, it's, we're, I've, ...
 
 
 def tokenize(text: str, lower: bool = False) -> list[str]:
@@ -201,15 +204,35 @@ class WordVocab(_Vocab):
                         dtype=np.int64)
 
     def decode(self, ids: Iterable[int]) -> str:
-        """Tokens joined by spaces, each `<eos>` a line break."""
+        """The tokens as text, each `<eos>` a line break: "Hello, world (again)!". A space goes
+        between two tokens except before . , ; : ! ? ) ] } %, after ( [ {, and on both sides of
+        a contraction's apostrophe (don't, it's). Two words always keep their space, so
+        `tokenize` reads the text back as the same tokens."""
         lines, words = [], []
         for token in self._tokens_of(ids):
             if token == EOS:
-                lines.append(" ".join(words) + "\n")
+                lines.append(_join(words) + "\n")
                 words = []
             else:
                 words.append(token)
-        return "".join(lines) + " ".join(words)
+        return "".join(lines) + _join(words)
+
+
+def _join(tokens: list[str]) -> str:
+    """One line's tokens as text (the spacing rule of WordVocab.decode)."""
+    return "".join((" " if k and _spaced(tokens, k) else "") + t for k, t in enumerate(tokens))
+
+
+def _spaced(tokens: list[str], k: int) -> bool:
+    """Whether a space goes between tokens[k - 1] and tokens[k]."""
+    before, token = tokens[k - 1], tokens[k]
+    if token in _CLOSING or before in _OPENING:
+        return False
+    if token == "'" and k + 1 < len(tokens):  # word ' suffix: the apostrophe of a contraction
+        return not (_WORD.fullmatch(before) and tokens[k + 1].lower() in _SUFFIXES)
+    if before == "'" and k >= 2:
+        return not (_WORD.fullmatch(tokens[k - 2]) and token.lower() in _SUFFIXES)
+    return True
 
 
 def vocab_from_json(text: str, source: str = "vocabulary") -> CharVocab | WordVocab:

@@ -201,7 +201,7 @@ def _context(vocab: Any, prime: str, rng: np.random.Generator) -> list[int]:
     return [start, *prime_ids]
 
 
-def score_text(model: LanguageModel, vocab: Any, text: str, lines: bool) -> Score:
+def score_text(model: LanguageModel, vocab: Any, text: str, *, lines: bool = False) -> Score:
     """How probable `text` is as one line (line mode: its end scored too) or after a boundary."""
     ids = [int(i) for i in vocab.encode(text)]
     start = boundary_id(vocab)
@@ -216,8 +216,8 @@ def score_text(model: LanguageModel, vocab: Any, text: str, lines: bool) -> Scor
         model.train(was_training)
 
 
-def sample_text(model: LanguageModel, vocab: Any, lines: bool, rng: np.random.Generator, *,
-                prime: str = "", max_len: int = 200, temperature: float = 1.0,
+def sample_text(model: LanguageModel, vocab: Any, rng: np.random.Generator, *,
+                lines: bool = False, prime: str = "", max_len: int = 200, temperature: float = 1.0,
                 top_k: int | None = None, top_p: float | None = None,
                 greedy: bool = False) -> str:
     """The prime and up to max_len sampled tokens (line mode: until the end of the line)."""
@@ -233,7 +233,7 @@ def sample_text(model: LanguageModel, vocab: Any, lines: bool, rng: np.random.Ge
     return vocab.decode(shown + new)
 
 
-def beam_texts(model: LanguageModel, vocab: Any, lines: bool, *, prime: str = "",
+def beam_texts(model: LanguageModel, vocab: Any, *, lines: bool = False, prime: str = "",
                beam_width: int = 5, max_len: int = 200) -> list[tuple[str, float]]:
     """The beam_width most probable continuations of the prime, as (text, ln p), best first."""
     context = _context(vocab, prime, np.random.default_rng(0))

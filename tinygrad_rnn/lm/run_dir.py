@@ -15,7 +15,7 @@ import contextlib
 import json
 import os
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -28,7 +28,7 @@ from tinygrad_rnn.lm.config import TrainConfig, TrainError
 from tinygrad_rnn.lm.model import LanguageModel, ModelConfig, State
 
 __all__ = ["LAST", "BEST", "METRICS", "Progress", "start_files", "keep_metrics",
-           "append_metrics", "resume_state", "save_run", "load_model", "restore"]
+           "append_metrics", "resume_state", "save_run", "LoadedModel", "load_model", "restore"]
 
 LAST, BEST, METRICS = "last.ckpt", "best.ckpt", "metrics.jsonl"
 
@@ -110,7 +110,16 @@ def save_run(out: str, name: str, cfg: TrainConfig, model: LanguageModel, vocab:
                          ) from None
 
 
-def load_model(path: str) -> tuple[LanguageModel, Any, TrainConfig, dict[str, Any]]:
+class LoadedModel(NamedTuple):
+    """What `load_model` returns: `model, vocab, config, meta = load_model(path)` still works."""
+
+    model: LanguageModel     # in eval mode
+    vocab: Any               # CharVocab or WordVocab
+    config: TrainConfig      # the settings it was trained with
+    meta: dict[str, Any]     # the checkpoint's metadata: step, settings, vocabulary, run state
+
+
+def load_model(path: str) -> LoadedModel:
     """(model in eval mode, vocabulary, settings, meta) from a checkpoint of a run."""
     arrays, meta = load_checkpoint(path)
     if not isinstance(meta, dict) or meta.get("kind") != "tinygrad_rnn language model":
@@ -126,7 +135,7 @@ def load_model(path: str) -> tuple[LanguageModel, Any, TrainConfig, dict[str, An
     if len(vocab) != model.config.vocab_size:
         raise CheckpointError(f"{path}: its vocabulary has {len(vocab)} tokens but its model "
                               f"was built for {model.config.vocab_size}")
-    return model.eval(), vocab, cfg, meta
+    return LoadedModel(model.eval(), vocab, cfg, meta)
 
 
 def restore(saved: tuple[dict[str, np.ndarray], dict[str, Any]], out: str,

@@ -141,9 +141,9 @@ class _Quiet:
 def _sample(model: LanguageModel, data: _Data, cfg: TrainConfig, step: int) -> str:
     rng = np.random.default_rng([cfg.seed, step])    # its own generator: training is unaffected
     if cfg.lines:
-        return "  ".join(sample_text(model, data.vocab, True, rng, max_len=40, temperature=0.8)
-                         for _ in range(5))
-    return sample_text(model, data.vocab, False, rng, max_len=200, temperature=0.8)
+        return "  ".join(sample_text(model, data.vocab, rng, lines=True, max_len=40,
+                                     temperature=0.8) for _ in range(5))
+    return sample_text(model, data.vocab, rng, max_len=200, temperature=0.8)
 
 
 def train(cfg: TrainConfig, out: str, resume: bool = False, reporter: Reporter | None = None,
@@ -323,7 +323,7 @@ def _stop_on_ctrl_c() -> Iterator[list[bool]]:
 def run_config(out: str) -> TrainConfig:
     """The settings of the run in `out` (from its last checkpoint)."""
     _prepare_dir(out, resume=True)
-    return load_model(os.path.join(out, LAST))[2]
+    return load_model(os.path.join(out, LAST)).config
 
 
 def _prepare_dir(out: str, resume: bool) -> None:
