@@ -69,7 +69,7 @@ class BadBackward(Function):
 
 
 def test_a_users_own_op_inside_a_model_is_named_with_the_package_and_the_user_line():
-    lstm = nn.LSTM(3, 4)
+    lstm = nn.LSTM(3, 4).double()                                # x below is float64
     x = Tensor(np.random.default_rng(0).normal(size=(5, 2, 3)))
     with detect_anomaly():
         out, _ = lstm(x)                                       # MARK-lstm

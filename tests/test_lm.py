@@ -145,6 +145,8 @@ def test_sampling_is_seeded_and_line_mode_stops_at_the_end_of_line():
     assert one == two and "\n" not in one and len(one) <= 30
     stream = sample_text(model, vocab, np.random.default_rng(5), prime="ab", max_len=40)
     assert stream.startswith("ab") and len(stream) == 42
+    with pytest.raises(TypeError, match="positional"):      # lines is keyword-only: no bare bool
+        sample_text(model, vocab, True, np.random.default_rng(5))
 
 
 def test_score_text_line_mode_scores_the_end_of_line_too():

@@ -34,9 +34,12 @@ def test_a_small_model_learns_a_repeating_text(tmp_path):
     summary = train(config, str(tmp_path / "run"))
     assert summary.stopped == "steps" and summary.step == 120
     assert metrics(tmp_path / "run")[-1]["val_loss"] < 0.2          # ln 5 = 1.6 at the start
-    model, vocab, _, _ = load_model(str(tmp_path / "run" / BEST))
-    text = lm.sample_text(model, vocab, np.random.default_rng(0), prime="ab", max_len=10,
-                          greedy=True)
+    loaded = load_model(str(tmp_path / "run" / BEST))               # a named tuple
+    assert loaded._fields == ("model", "vocab", "config", "meta")
+    assert loaded.config == config and loaded.meta["step"] in (40, 80, 120)
+    assert not loaded.model.training and loaded.model is loaded[0]
+    text = lm.sample_text(loaded.model, loaded.vocab, np.random.default_rng(0), prime="ab",
+                          max_len=10, greedy=True)
     assert text == "ab" + "cdabcdabcd"
 
 

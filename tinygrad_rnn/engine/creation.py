@@ -69,9 +69,11 @@ def uniform(shape: Shape, low: float, high: float, dtype: Any = np.float32,
 
 
 def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any = None) -> Tensor:
-    """Evenly spaced values, as numpy.arange (integer arguments give an integer tensor)."""
-    data = np.arange(start, stop, step) if stop is not None else np.arange(start)
-    return Tensor(data if dtype is None else data.astype(dtype))
+    """Evenly spaced values, as torch.arange: int64 from integer arguments, else float32."""
+    data = np.arange(start, stop, step) if stop is not None else np.arange(start, step=step)
+    if dtype is None:
+        dtype = np.int64 if data.dtype.kind in "iu" else np.float32
+    return Tensor(data.astype(dtype))
 
 
 def eye(n: int, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
