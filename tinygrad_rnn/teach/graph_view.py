@@ -40,8 +40,8 @@ class Source(NamedTuple):
         with watch():
             root = self.compute()
             upstream = np.random.default_rng(seed).standard_normal(root.shape)
-            root.backward(upstream if root.size > 1 else None)
-        how = "L = output" if root.size == 1 else "L = Σ R ⊙ output, R random"
+            root.backward(upstream if root.numel() > 1 else None)
+        how = "L = output" if root.numel() == 1 else "L = Σ R ⊙ output, R random"
         return draw(root, self.names, f"{self.title}  ({how})")
 
 
