@@ -116,7 +116,7 @@ def test_layers_put_every_input_above_its_user():
 @pytest.mark.parametrize("cell, gates", [(nn.GRUCell, ["x_r", "x_z", "x_n", "h_r", "h_z", "h_n"]),
                                          (nn.LSTMCell, ["i", "f", "g", "o"])])
 def test_gate_nodes_carry_the_cells_names(cell, gates):
-    step = cell(3, 4)
+    step = cell(3, 4).double()                              # float64 like x and h
     x, h = Tensor(np.ones((2, 3))), Tensor(np.ones((2, 4)), requires_grad=True)
     out = step(x, (h, h)) if cell is nn.LSTMCell else step(x, h)
     out = out[0] if isinstance(out, tuple) else out
@@ -127,7 +127,7 @@ def test_gate_nodes_carry_the_cells_names(cell, gates):
 
 
 def test_a_layer_under_watch_draws_every_op_with_its_gates():
-    gru = nn.GRU(3, 4)
+    gru = nn.GRU(3, 4).double()                             # float64 like its input
     with tg.watch():
         out, _ = gru(Tensor(np.ones((3, 1, 3))))
     labels = [n.label for n in tg.draw(out).nodes]
