@@ -114,7 +114,7 @@ def test_a_finite_training_step_passes_untouched_and_matches_the_unchecked_one(m
     """The checker must not change results: same loss and gradients with and without it. Under
     detect_anomaly() the layers run their eager loop (every op checked), so the unchecked run
     does too: a replayed scan sums W_hh's gradient in another order (tests/test_scan.py)."""
-    monkeypatch.setattr(scan, "REPLAY", False)
+    monkeypatch.setattr(scan, "MODE", "eager")
     rng = np.random.default_rng(1)
     ids, targets = rng.integers(0, 7, size=(6, 3)), rng.integers(0, 7, size=18)
     results = []

@@ -142,7 +142,7 @@ def test_train_detect_anomaly_names_the_first_op_of_a_diverging_run(tmp_path, ca
 
 
 def test_a_finite_run_under_detect_anomaly_trains_as_without_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(scan, "REPLAY", False)  # as under detect_anomaly(): the eager loop
+    monkeypatch.setattr(scan, "MODE", "eager")  # as under detect_anomaly(): the eager loop
     train(small(tmp_path, steps=10), str(tmp_path / "plain"))
     train(small(tmp_path, steps=10), str(tmp_path / "checked"), check_anomalies=True)
     assert ((tmp_path / "checked" / METRICS).read_text().count("train_loss") ==

@@ -1,5 +1,7 @@
-"""scan: the replayed recurrence (one Scan node) against the eager loop and central differences;
-the graph it leaves, the deferred weight gradient, the fallbacks to the eager loop, and limits."""
+"""scan: the compiled and the replayed recurrence (one Scan node) against the eager loop and
+central differences; the graph it leaves, the deferred weight gradient, the fallbacks to the
+eager loop, and limits. Every test runs under each of scan's three paths (MODE: compiled,
+replay, eager); where the path changes what a test sees (a Scan node or not), it says so."""
 
 import io
 
@@ -8,6 +10,7 @@ import pytest
 
 from tinygrad_rnn import Function, ShapeError, Tensor, cat, gradcheck, manual_seed, nn, no_grad
 from tinygrad_rnn.engine import scan as scan_module
+from tinygrad_rnn.engine import scan_compile
 from tinygrad_rnn.engine.functions import Permute, Sigmoid, Tanh
 from tinygrad_rnn.engine.scan import Scan, scan
 from tinygrad_rnn.testing.anomaly import AnomalyError, detect_anomaly
@@ -16,6 +19,28 @@ from tinygrad_rnn.testing.trace import trace
 I, H, B = 3, 4, 2
 KINDS = ["rnn_tanh", "rnn_relu", "gru", "lstm"]
 TIGHT = {"rtol": 1e-12, "atol": 1e-12}
+
+
+@pytest.fixture(autouse=True, scope="module", params=scan_module.MODES)
+def mode(request):
+    """Run every test of this file under MODE = compiled, replay and eager."""
+    previous, scan_module.MODE = scan_module.MODE, request.param
+    yield request.param
+    scan_module.MODE = previous
+
+
+def scanned():
+    """Whether scan makes a Scan node under this MODE (not in the eager loop)."""
+    return scan_module.MODE != "eager"
+
+
+def path_of(out):
+    """The path that made out: "compiled" or "replay" (a Scan node, before its backward ran),
+    or "eager" (no Scan node)."""
+    nodes = [n for n in graph_nodes(out) if isinstance(n, Scan)] if out._ctx else []
+    if not nodes:
+        return "eager"
+    return "replay" if nodes[-1].saved[-1] is None else "compiled"
 
 
 def make_cell(kind, seed=0, dtype=np.float64):
@@ -76,13 +101,14 @@ def results(run, cell, xs, state, step=None):
     for t in leaves:
         t.grad = None
     out, final = run(step or cell.step, xs, state)
+    path = path_of(out)
     rng = np.random.default_rng(7)
     loss = (out * Tensor(rng.standard_normal(out.shape))).sum()
     for f in parts(final):
         loss = loss + (f * Tensor(rng.standard_normal(f.shape))).sum()
     loss.backward()
     grads = [None if t.grad is None else t.grad.copy() for t in leaves]
-    return [out.data, *(f.data for f in parts(final))], grads, out
+    return [out.data, *(f.data for f in parts(final))], grads, out, path
 
 
 def assert_same(got, want, **tolerance):
@@ -100,9 +126,10 @@ def test_replay_equals_the_eager_loop(kind, reverse):
     scan are those of the eager loop, to rounding (W_hh's gradient is summed in another order)."""
     cell = make_cell(kind)
     xs, state = inputs(kind, cell, 6)
-    got_values, got_grads, out = results(replayed(reverse), cell, xs, state)
-    assert graph_ops(out).count(Scan) == 1                     # it really was replayed
-    want_values, want_grads, want_out = results(eager(reverse), cell, xs, state)
+    got_values, got_grads, out, path = results(replayed(reverse), cell, xs, state)
+    assert path == scan_module.MODE                            # it really took that path
+    assert graph_ops(out).count(Scan) == scanned()
+    want_values, want_grads, want_out, _ = results(eager(reverse), cell, xs, state)
     assert Scan not in graph_ops(want_out)
     assert_same(got_values, want_values)
     assert_same(got_grads, want_grads)
@@ -119,37 +146,33 @@ def test_scan_gradients_match_central_differences(kind, reverse):
 
     def fn(xs, *rest):
         out, final = scan(cell.step, xs, rest[:2] if count == 2 else rest[0], reverse)
-        assert Scan in graph_ops(out) or not out.requires_grad
+        assert path_of(out) == scan_module.MODE or not out.requires_grad
         return cat([out.reshape(-1), *(f.reshape(-1) for f in parts(final))])
 
     gradcheck(fn, [xs, *parts(state), *cell.parameters()])
 
 
-@pytest.mark.parametrize("replay", [True, False])
-def test_replay_is_one_node_and_the_flag_turns_it_off(monkeypatch, replay):
-    """Replayed, five GRU steps are one Scan node (no tanh or sigmoid in the graph); with
-    REPLAY off every step's ops are nodes (1 tanh and 2 sigmoids a step), as in eager mode."""
-    monkeypatch.setattr(scan_module, "REPLAY", replay)
+def test_replay_is_one_node_and_the_eager_mode_turns_it_off():
+    """Compiled or replayed, five GRU steps are one Scan node (no tanh or sigmoid in the
+    graph); with MODE "eager" every step's ops are nodes (1 tanh and 2 sigmoids a step)."""
     cell = make_cell("gru")
     xs, h0 = inputs("gru", cell, 5)
     out, _ = scan(cell.step, xs, h0)
     ops = graph_ops(out)
-    if replay:
+    if scanned():
         assert ops.count(Scan) == 1 and Tanh not in ops and Sigmoid not in ops
     else:
         assert Scan not in ops and ops.count(Tanh) == 5 and ops.count(Sigmoid) == 10
 
 
-@pytest.mark.parametrize("replay", [True, False])
-def test_the_weight_transpose_is_hoisted_out_of_the_loop(monkeypatch, replay):
-    """W_hh.T reads only a parameter: replayed, it is one Permute node feeding the Scan node
-    (eager: one per step)."""
-    monkeypatch.setattr(scan_module, "REPLAY", replay)
+def test_the_weight_transpose_is_hoisted_out_of_the_loop():
+    """W_hh.T reads only a parameter: compiled or replayed, it is one Permute node feeding
+    the Scan node (eager: one per step)."""
     cell = make_cell("rnn_tanh")
     xs, h0 = inputs("rnn_tanh", cell, 5)
     out, _ = scan(cell.step, xs, h0)
-    assert graph_ops(out).count(Permute) == (1 if replay else 5)
-    if replay:
+    assert graph_ops(out).count(Permute) == (1 if scanned() else 5)
+    if scanned():
         (node,) = [n for n in graph_nodes(out) if isinstance(n, Scan)]
         (permute,) = [p for p in node.parents if isinstance(p, Permute)]
         assert len(permute.parents) == 1 and permute.parents[0] is cell.weight_hh
@@ -164,13 +187,13 @@ def test_the_deferred_weight_gradient_is_flushed_in_blocks(monkeypatch, kind):
                         lambda *args: flushes.append(1) or real(*args))
     cell = make_cell(kind)
     xs, state = inputs(kind, cell, 7)
-    _, want, _ = results(eager(), cell, xs, state)
+    _, want, _, _ = results(eager(), cell, xs, state)
     assert not flushes
     for block in (1, 2, 3, 7, 64):
         monkeypatch.setattr(scan_module, "WEIGHT_GRAD_STEPS", block)
         flushes.clear()
-        _, got, _ = results(replayed(), cell, xs, state)
-        assert len(flushes) == -(-7 // block)
+        _, got, _, _ = results(replayed(), cell, xs, state)
+        assert len(flushes) == (-(-7 // block) if scanned() else 0)
         assert_same(got, want)
 
 
@@ -217,7 +240,7 @@ def test_detect_anomaly_still_names_the_op_inside_the_step():
     xs, h0 = Tensor(np.ones((4, B, H)), requires_grad=True), Tensor(np.full((B, H), 10.0))
     with np.errstate(invalid="ignore"):
         out, _ = scan(step, xs, h0)
-    assert Scan in graph_ops(out) and np.isfinite(out.data[:2]).all()
+    assert (Scan in graph_ops(out)) == scanned() and np.isfinite(out.data[:2]).all()
     assert np.isnan(out.data[2:]).all()
     with detect_anomaly(), np.errstate(invalid="ignore"), \
             pytest.raises(AnomalyError, match=r"^detect_anomaly: log produced nan"):
@@ -230,7 +253,7 @@ def test_retain_graph_backward_twice_doubles_and_without_it_raises():
     cell = make_cell("lstm")
     xs, state = inputs("lstm", cell, 5)
     out, (h, c) = scan(cell.step, xs, state)
-    assert Scan in graph_ops(out)
+    assert path_of(out) == scan_module.MODE
     loss = (out * Tensor(np.random.default_rng(4).standard_normal(out.shape))).sum() + c.sum()
     leaves = [cell.weight_hh, xs, *state]
     loss.backward(retain_graph=True)
@@ -248,7 +271,8 @@ def test_no_grad_replays_without_a_graph(monkeypatch):
     cell = make_cell("gru")
     xs, h0 = inputs("gru", cell, 5)
     want, want_h = scan_module._eager(cell.step, xs, h0, False)
-    monkeypatch.setattr(scan_module, "_eager", None)           # so the replay must run
+    if scanned():
+        monkeypatch.setattr(scan_module, "_eager", None)       # so the replay must run
     with no_grad():
         out, h = scan(cell.step, xs, h0)
     assert not out.requires_grad and out._ctx is None and not h.requires_grad
@@ -262,11 +286,11 @@ def test_float32_stays_float32(kind):
     float32 and agree with the eager loop to float32 rounding."""
     cell = make_cell(kind, dtype=np.float32)
     xs, state = inputs(kind, cell, 5, dtype=np.float32)
-    values, grads, out = results(replayed(), cell, xs, state)
-    assert Scan in graph_ops(out)
+    values, grads, out, path = results(replayed(), cell, xs, state)
+    assert path == scan_module.MODE
     assert all(v.dtype == np.float32 for v in values)
     assert all(g.dtype == np.float32 for g in grads if g is not None)
-    want_values, want_grads, _ = results(eager(), cell, xs, state)
+    want_values, want_grads, _, _ = results(eager(), cell, xs, state)
     assert_same(values, want_values, rtol=1e-5, atol=1e-6)
     assert_same(grads, want_grads, rtol=1e-4, atol=1e-5)
 
@@ -281,8 +305,11 @@ def test_a_value_dependent_branch_is_frozen_by_the_trace():
     xs, h0 = Tensor(np.full((3, B, H), -2.0)), Tensor(np.full((B, H), 0.5), requires_grad=True)
     got, _ = scan(step, xs, h0)
     want, _ = scan_module._eager(step, xs, h0, False)
-    assert Scan in graph_ops(got)
+    assert (Scan in graph_ops(got)) == scanned()
     np.testing.assert_allclose(got.data[0], want.data[0], **TIGHT)   # the traced branch
+    if not scanned():                              # the eager loop takes both branches
+        np.testing.assert_allclose(got.data, want.data, **TIGHT)
+        return
     with pytest.raises(AssertionError):
         np.testing.assert_allclose(got.data, want.data, **TIGHT)
     np.testing.assert_allclose(want.data[1], np.tanh(want.data[0] + 2.0), **TIGHT)
@@ -361,10 +388,10 @@ def test_a_cell_is_traced_once_and_its_tape_reused(monkeypatch):
     xs, state = inputs("lstm", cell, 5)
     first, _ = scan(cell.step, xs, state)
     second, _ = scan(cell.step, xs, state)
-    assert len(calls) == 1
+    assert len(calls) == scanned()                               # the eager loop traces nothing
     np.testing.assert_array_equal(first.data, second.data)
     scan(cell.step, randn(4, 6, B + 1, 4 * H), (randn(5, B + 1, H), randn(6, B + 1, H)))
-    assert len(calls) == 2                                       # another batch size: a new tape
+    assert len(calls) == 2 * scanned()                           # another batch size: a new tape
 
 
 def switched_to_relu():
@@ -385,14 +412,14 @@ def test_a_changed_attribute_or_frozen_weight_is_traced_again(monkeypatch):
     calls = counting_traces(monkeypatch)
     cell, xs, h0, got, want = switched_to_relu()
     np.testing.assert_allclose(got.data, want.data, **TIGHT)
-    assert (got.data >= 0).all() and len(calls) == 2
+    assert (got.data >= 0).all() and len(calls) == 2 * scanned()
     cell.weight_hh.requires_grad_(False)
     got, _ = scan(cell.step, xs, h0)
     got.sum().backward()
-    assert len(calls) == 3 and cell.weight_hh.grad is None and xs.grad is not None
+    assert len(calls) == 3 * scanned() and cell.weight_hh.grad is None and xs.grad is not None
     cell.weight_hh = nn.Parameter(cell.weight_hh.data * 0.0)     # a new object
     got, _ = scan(cell.step, xs, h0)
-    assert len(calls) == 4
+    assert len(calls) == 4 * scanned()
     np.testing.assert_allclose(got.data, np.maximum(xs.data, 0.0), **TIGHT)  # W_hh = 0
 
 
@@ -402,17 +429,17 @@ def test_the_reused_tape_would_be_wrong_if_the_cache_ignored_attributes(monkeypa
     monkeypatch.setattr(scan_module, "_attributes", lambda owner: ())
     monkeypatch.setattr(scan_module, "_own_leaves", lambda tape, attributes: True)
     *_, got, want = switched_to_relu()
-    assert not np.allclose(got.data, want.data)
+    assert np.allclose(got.data, want.data) == (not scanned())   # the eager loop keeps no tape
 
 
 # ---- a review's findings: each once gave a wrong answer or kept memory ------------------------
 def agrees_with_eager(step, xs, state, replays):
     """scan's outputs, last state and gradients (of xs and the state) equal the eager loop's,
-    and scan replayed the step, or did not."""
-    got, got_grads, out = results(replayed(), None, xs, state, step)
-    want, want_grads, _ = results(eager(), None, xs, state, step)
+    and scan replayed (or compiled) the step under MODE, or did not."""
+    got, got_grads, out, path = results(replayed(), None, xs, state, step)
+    want, want_grads, _, _ = results(eager(), None, xs, state, step)
     assert_same(got + got_grads, want + want_grads)
-    assert (Scan in graph_ops(out)) == replays
+    assert path == (scan_module.MODE if replays else "eager")
 
 
 class Leaky(nn.RNNCell):
@@ -514,7 +541,7 @@ def test_state_parts_of_different_dtypes_and_a_cast_cell_follow_the_eager_loop()
     assert out.dtype == np.float64                   # float64 weights widen the state: eager
     cell.float()
     out, _ = scan(cell.step, xs32, state32)
-    assert out.dtype == np.float32 and Scan in graph_ops(out)
+    assert out.dtype == np.float32 and path_of(out) == scan_module.MODE
 
 
 class SafeLog(Function):
@@ -534,11 +561,27 @@ class SafeLog(Function):
 
 
 def test_an_error_inside_a_replayed_op_names_the_op_and_the_step():
+    """(A user's op has no rule in the compiler: compiled mode replays it.)"""
     xs, h0 = Tensor(np.ones((4, B, H))), randn(2, B, H)
     xs.data[2, 0, 0] = -1.0
-    with pytest.raises(ShapeError, match=r"^safelog at step 2 of a scan: \(2, 4\): log of a "
+    where = " at step 2 of a scan:" if scanned() else ":"
+    with pytest.raises(ShapeError, match=rf"^safelog{where} \(2, 4\): log of a "
                                          r"non-positive number$"):
         scan(lambda x, h: (SafeLog.apply(x) + h).tanh(), xs, h0)
+
+
+def test_an_error_inside_a_compiled_step_names_the_op_and_the_step(monkeypatch):
+    """A compiled line that raises (here a planted tanh rule that reshapes badly) is reported
+    as replay reports it: the op, the step, the shapes of its inputs."""
+    monkeypatch.setitem(scan_compile.RULES, Tanh, ("np.tanh({a}).reshape(3, 5)",
+                                                   scan_compile.RULES[Tanh][1]))
+    cell = make_cell("rnn_tanh")
+    xs, h0 = inputs("rnn_tanh", cell, 3)
+    if scan_module.MODE != "compiled":
+        scan(cell.step, xs, h0)                              # the rule is not used
+        return
+    with pytest.raises(ShapeError, match=r"^tanh at step 0 of a scan: \(2, 4\): "):
+        scan(cell.step, xs, h0)
 
 
 def test_a_cached_tape_does_not_keep_its_owner_alive():
@@ -559,6 +602,9 @@ def test_no_grad_keeps_no_step_contexts():
     cell = make_cell("lstm")
     xs, state = inputs("lstm", cell, 6)
     tape = scan_module._tape(cell.step, xs, state, True)
+    if scan_module.MODE == "compiled":
+        scan_module._compile(tape, cell.step)
+        assert tape.compiled is not None
     ctx = Scan.__new__(Scan)
     Scan.forward(ctx, xs.data, *(p.data for p in state),
                  *(t.data for t in tape.external_tensors()), tape=tape, keep=False)

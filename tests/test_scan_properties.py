@@ -10,6 +10,9 @@ reductions broadcast back, where with a fixed mask) and runs it as a step, once 
 A program is a tuple of ops, each `(name, *arguments)`, and a final op that makes the new state;
 a register argument is the index of an earlier value (x, h, [c], then one per op). Failing
 programs shrink to a few ops and are shown as Python by `render` (hypothesis' `note`).
+
+Every test runs under each of scan's three paths (MODE: compiled, replay, eager): compiled, a
+replayable program must also have been compiled (every op of the grammar has a rule).
 """
 
 from __future__ import annotations
@@ -30,6 +33,34 @@ from tinygrad_rnn.engine.functions import Tanh
 from tinygrad_rnn.engine.scan import Scan, scan
 
 RTOL, ATOL = 1e-10, 1e-10  # atol is scaled by the largest finite magnitude of the reference
+
+
+@pytest.fixture(autouse=True, scope="module", params=scan_module.MODES)
+def mode(request):
+    """Run every test of this file under MODE = compiled, replay and eager (module-scoped, so
+    hypothesis runs each test's examples under one MODE)."""
+    previous, scan_module.MODE = scan_module.MODE, request.param
+    yield request.param
+    scan_module.MODE = previous
+
+
+def scanned() -> bool:
+    """Whether scan makes a Scan node under this MODE (not in the eager loop)."""
+    return scan_module.MODE != "eager"
+
+
+def path_of(out: Tensor) -> str:
+    """"compiled" or "replay" (a Scan node, before its backward ran), or "eager"."""
+    seen, todo = set(), [out._ctx]
+    while todo:
+        node = todo.pop()
+        if node is None or isinstance(node, Tensor) or id(node) in seen:
+            continue
+        if isinstance(node, Scan):
+            return "replay" if node.saved[-1] is None else "compiled"
+        seen.add(id(node))
+        todo.extend(node.parents)
+    return "eager"
 
 
 # ---- the grammar -----------------------------------------------------------------------------
@@ -352,6 +383,7 @@ def results(run: Runner, step: Callable[..., Any], xs: Tensor, state: Any, rever
         t.grad = None
     with np.errstate(all="ignore"):
         out, final = run(step, xs, state, reverse)
+        path = path_of(out)
         values = [out.data.copy(), *(f.data.copy() for f in as_parts(final))]
         rng = np.random.default_rng(seed)
         loss = (out * Tensor(rng.standard_normal(out.shape))).sum()
@@ -359,7 +391,7 @@ def results(run: Runner, step: Callable[..., Any], xs: Tensor, state: Any, rever
             loss = loss + (f * Tensor(rng.standard_normal(f.shape))).sum()
         if loss.requires_grad:
             loss.backward()
-    return values, [None if t.grad is None else t.grad.copy() for t in leaves], out
+    return values, [None if t.grad is None else t.grad.copy() for t in leaves], out, path
 
 
 def assert_matches(got: list[Any], want: list[Any], names: list[str]) -> None:
@@ -389,15 +421,18 @@ def eager(step, xs, state, reverse):
 def compare(case: Case, cell: ProgramCell, xs: Tensor, state: Any,
             step: Callable[..., Any] | None = None, reference: Runner = eager) -> Tensor:
     """Replay against the reference (the eager loop) on these inputs: values and gradients,
-    and None exactly where the eager loop's gradient is None (a leaf the results do not use)."""
+    and None exactly where the eager loop's gradient is None (a leaf the results do not use).
+    The path scan took is MODE's whenever the program is replayable (so compiled really is)."""
     program = case.program
     step = cell.step if step is None else step
     leaves = [xs, *as_parts(state), *cell.parameters()]
     names = ["xs", "h0", "c0"][:1 + program.parts] + ["W", "V", "b"]
-    got_values, got_grads, out = results(replay, step, xs, state, case.reverse, leaves,
-                                         case.seed)
-    want_values, want_grads, _ = results(reference, step, xs, state, case.reverse, leaves,
-                                         case.seed)
+    got_values, got_grads, out, path = results(replay, step, xs, state, case.reverse, leaves,
+                                               case.seed)
+    want_values, want_grads, _, _ = results(reference, step, xs, state, case.reverse, leaves,
+                                            case.seed)
+    if program.replayable() and out.requires_grad:
+        assert path == scan_module.MODE, path
     assert_matches(got_values, want_values, ["outputs", "last h", "last c"][:1 + program.parts])
     unused = program.unused(case.steps)
     for name, leaf, w in zip(names, leaves, want_grads, strict=True):  # the analysis is right
@@ -431,8 +466,8 @@ def test_scan_replays_exactly_when_the_state_is_made_by_the_step(case, as_method
                       lambda *args: ran_eagerly.append(1) or eager(*args[:3], args[3]))
         out = compare(case, cell, xs, h0, step=step)
     event("replayed" if case.program.replayable() else "eager loop (h handed back)")
-    assert bool(ran_eagerly) != case.program.replayable()
-    assert (Scan in graph_ops(out)) == case.program.replayable()
+    assert bool(ran_eagerly) != (case.program.replayable() and scanned())
+    assert (Scan in graph_ops(out)) == (case.program.replayable() and scanned())
 
 
 @settings(deadline=None)
@@ -443,7 +478,7 @@ def test_replay_equals_the_eager_loop_with_a_two_part_state(case):
     cell = ProgramCell(case.program, case.seed, case.size)
     xs, state = make_inputs(case)
     out = compare(case, cell, xs, state)
-    assert (Scan in graph_ops(out)) == case.program.replayable()
+    assert (Scan in graph_ops(out)) == (case.program.replayable() and scanned())
 
 
 @settings(deadline=None)
@@ -485,16 +520,16 @@ def test_a_kept_tape_replays_new_inputs_like_the_eager_loop(case):
     xs, state = make_inputs(case)
     traced = []
     original = scan_module._trace
-    once = case.program.replayable()
+    once, calls = case.program.replayable(), int(scanned())   # the eager loop traces nothing
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(scan_module, "_trace", lambda *args: traced.append(1) or original(*args))
         compare(case, cell, xs, state)
-        assert len(traced) == 1
+        assert len(traced) == calls
         xs, state = make_inputs(case, seed_offset=100)
         scan(cell.step, xs, state, case.reverse)
-        assert len(traced) == (1 if once else 2)
+        assert len(traced) == calls * (1 if once else 2)
         compare(case, cell, xs, state)
-    assert len(traced) == (1 if once else 3)
+    assert len(traced) == calls * (1 if once else 3)
 
 
 # ---- fixed examples: replay really happens, and the comparison can fail ---------------------
@@ -523,7 +558,7 @@ def test_known_good_programs_are_replayed(program, reverse):
     xs, state = make_inputs(case)
     out = compare(case, cell, xs, state)
     ops = graph_ops(out)
-    assert ops.count(Scan) == 1 and Tanh not in ops
+    assert ops.count(Scan) == scanned() and (Tanh in ops) == (not scanned())
 
 
 def test_the_comparison_fails_against_a_wrong_reference():
@@ -550,6 +585,8 @@ def test_the_comparison_fails_when_scan_backward_is_wrong(monkeypatch):
         return (*grads[:1 + parts], *(None if g is None else g * (1 + 1e-6)
                                      for g in grads[1 + parts:]))
 
+    if not scanned():
+        pytest.skip("the eager loop makes no Scan node")
     monkeypatch.setattr(Scan, "backward", staticmethod(slightly_wrong))
     case = fixed_case(RNN)
     cell = ProgramCell(RNN, case.seed, case.size)
@@ -589,7 +626,7 @@ def test_an_input_the_step_gives_no_gradient_gets_none_as_in_the_eager_loop(make
         for t in (xs, h0, W, b):
             t.grad = None
         out, h = run(step, xs, h0, False)
-        assert (Scan in graph_ops(out)) == (run is replay)
+        assert (Scan in graph_ops(out)) == (run is replay and scanned())
         (out.sum() + h.sum()).backward()
         grads.append([t.grad for t in (xs, h0, W, b)])
     assert_matches(grads[1], grads[0], ["xs.grad", "h0.grad", "W.grad", "b.grad"])
@@ -600,7 +637,7 @@ def test_xs_the_step_does_not_read_gets_no_gradient():
     to be zeros)."""
     xs, h0, W, _ = small_inputs()
     out, h = replay(lambda x, h: (h @ W).tanh(), xs, h0, False)
-    assert Scan in graph_ops(out)
+    assert path_of(out) == scan_module.MODE
     (out.sum() + h.sum()).backward()
     assert h0.grad is not None and W.grad is not None
     assert xs.grad is None, f"xs.grad is {xs.grad!r}, the eager loop's is None"

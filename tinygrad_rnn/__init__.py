@@ -26,6 +26,7 @@ from tinygrad_rnn.engine.creation import (
     zeros_like,
 )
 from tinygrad_rnn.engine.random import manual_seed
+from tinygrad_rnn.engine.scan import scan_report, scan_source
 from tinygrad_rnn.engine.tensor import (
     Function,
     ShapeError,
@@ -57,5 +58,5 @@ __all__ = [
     "tensor", "zeros", "ones", "full", "randn", "rand", "uniform", "arange", "eye",
     "zeros_like", "ones_like", "randn_like", "cat", "stack", "where", "manual_seed",
     "gradcheck", "numerical_grad", "GradcheckError", "detect_anomaly", "AnomalyError",
-    "optim", "clip", "nn", "draw", "watch",
+    "optim", "clip", "nn", "draw", "watch", "scan_source", "scan_report",
 ]

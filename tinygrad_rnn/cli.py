@@ -210,6 +210,9 @@ def build_parser() -> Parser:
     d.add_argument("--dot", metavar="FILE", help="also write Graphviz DOT text to FILE")
     d.add_argument("--trace", action="store_true",
                    help="also print each op forward and each gradient backward")
+    d.add_argument("--code", action="store_true",
+                   help="with --cell: print the Python code scan compiles for the step "
+                        "(its forward and the backward autograd derived)")
     d.set_defaults(handler=cmd_graph)
     return parser
 
@@ -372,12 +375,17 @@ def cmd_graph(args: argparse.Namespace) -> int:
     """Draw the graph as a tree (or an unrolled cell as a table); optionally as SVG or DOT, and
     trace forward and backward."""
     from tinygrad_rnn.teach.expression import ExpressionError
-    from tinygrad_rnn.teach.graph_view import graph_source, show_unrolled
+    from tinygrad_rnn.teach.graph_view import cell_code, graph_source, show_unrolled
     from tinygrad_rnn.testing.trace import trace
     from tinygrad_rnn.viz import graph_tree, to_dot
 
     if args.cell and (args.expression or args.input or args.no_grad):
         raise UsageError("give either --cell or an expression (with --input/--no-grad), not both")
+    if args.code:
+        if not args.cell:
+            raise UsageError("--code needs --cell rnn|gru|lstm (the step whose code to print)")
+        print(cell_code(args.cell), end="")
+        return 0
     if args.unroll and (args.expression or args.input or args.no_grad or args.trace or args.dot):
         raise UsageError("--unroll draws a cell (--cell, or all three): no expression, --trace "
                          "or --dot with it")

@@ -5,6 +5,7 @@
     creation.py   zeros, randn, cat, stack, where, ...
     random.py     the one seeded generator behind every random number
     scan.py       runs a recurrent cell's step over time as one graph node
+    scan_compile.py  turns scan's traced step into generated Python source (forward, backward)
 
 It imports numpy and nothing above it.
 """

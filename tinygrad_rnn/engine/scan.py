@@ -10,7 +10,11 @@ walks them one by one; on small models that bookkeeping, not the arithmetic, is 
    step, so it runs once, as an ordinary op of the graph;
 3. replay: the other ops run T times on plain arrays, each with the same `forward` and
    `backward` as in eager mode, as a single `Scan` node of the graph; its backward walks the
-   steps in reverse, carrying the state's gradient from step to step (that is BPTT).
+   steps in reverse, carrying the state's gradient from step to step (that is BPTT);
+4. or compiled (the default, scan_compile.py): the tape becomes the Python source of one
+   function for a step's forward and one for its backward, compiled once and kept with the
+   tape; the same Scan node runs them. `scan_source(cell)` prints that code. A tape with an
+   op the compiler has no rule for is replayed (`scan_report(cell)` names the op).
 
 The results and gradients are those of the eager loop (tests/test_scan.py and
 tests/test_scan_properties.py compare them). The price: `step` must apply the same ops at every
@@ -18,7 +22,8 @@ step, with no `if` on values and no side effects (its Python code runs once, at 
 must not build tensors from `.data` itself. Where the engine can tell, `scan` runs the eager loop
 instead: a step that makes a value without an op (detach, a comparison, argmax, random numbers),
 fails on the trace, or changes its state's shape or dtype; under `trace()` or `detect_anomaly()`
-(so every op is still seen); inside another scan's trace; and for a single step. A method's tape
+(so every op is still seen); inside another scan's trace; and for a single step. `MODE` picks
+the path: "compiled" (else replay), "replay" or "eager" (to compare, or to debug a step). A method's tape
 is kept on its object while the object's attributes (and its sub-modules') are the same objects;
 a step that reads tensors from elsewhere is traced at every call.
 
@@ -34,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_rnn.engine import scan_compile
 from tinygrad_rnn.engine.creation import stack
 from tinygrad_rnn.engine.functions import MatMul
 from tinygrad_rnn.engine.tensor import (
@@ -49,9 +55,10 @@ from tinygrad_rnn.engine.tensor import (
     no_grad,
 )
 
-__all__ = ["scan", "Scan", "REPLAY"]
+__all__ = ["scan", "Scan", "MODE", "scan_source", "scan_report"]
 
-REPLAY = True  # False: always run the eager loop (to compare, or to debug a custom step)
+MODES = ("compiled", "replay", "eager")
+MODE = "compiled"  # "compiled" (a tape the compiler cannot write is replayed), "replay", "eager"
 WEIGHT_GRAD_STEPS = 64  # steps whose h and g are kept to make W_hh's gradient in one matmul
 
 State = Any  # a Tensor, or a tuple of Tensors (an LSTM's (h, c))
@@ -66,6 +73,8 @@ def scan(step: Callable[[Tensor, State], State], xs: Tensor, state: State,
     tape = _tape(step, xs, parts, tupled) if _replay_pays(xs) else None
     if tape is None:
         return _eager(step, xs, state, reverse)
+    if MODE == "compiled" and tape.compiled is None and not tape.why_not_compiled:
+        _compile(tape, step)
     externals = tape.external_tensors()
     keep = is_grad_enabled() and any(t.requires_grad for t in (xs, *parts, *externals))
     out = Scan.apply(xs, *parts, *externals, tape=tape, reverse=reverse, keep=keep)
@@ -79,7 +88,7 @@ def _replay_pays(xs: Tensor) -> bool:
     then records these ops too), or there is a single step."""
     watched = (_Anomaly.checker is not None or Function.__dict__["apply"] is not _APPLY
                or _Recording.ops is not None or _Watch.on)
-    return REPLAY and not watched and len(xs) > 1
+    return MODE != "eager" and not watched and len(xs) > 1
 
 
 def _eager(step: Callable[[Tensor, State], State], xs: Tensor, state: State,
@@ -122,6 +131,10 @@ class _Tape:
     made: set[int] = field(default_factory=set)  # leaves made inside the step (constants)
     forward_plan: list[tuple] = field(default_factory=list)   # what Scan runs, per op (_plan)
     backward_plan: list[tuple] = field(default_factory=list)
+    dtypes: list[Any] = field(default_factory=list)          # of each slot, as traced
+    seen_names: dict[int, str] = field(default_factory=dict)  # slot -> the step's own name
+    compiled: Any = None                   # a scan_compile.CompiledStep, made on first use
+    why_not_compiled: str = ""             # or the reason it cannot be
 
     def external_tensors(self) -> list[Tensor]:
         """The tensors Scan reads from outside the step: leaves, and the hoisted ops' results,
@@ -190,23 +203,26 @@ def _trace(step: Callable[[Tensor, State], State], xs: Tensor, parts: tuple[Tens
     recorded: list[Any] = []
     previous, _Recording.ops = _Recording.ops, recorded
     try:
-        with no_grad():
+        with no_grad(), scan_compile.names_seen() as seen:
             result = step(stand_ins[0], tuple(stand_ins[1:]) if tupled else stand_ins[1])
-    except Exception:  # noqa: BLE001  (the eager loop will run it and raise what it raises)
-        return None
+    except Exception as error:  # noqa: BLE001  (the eager loop will run it and raise that)
+        return _not_replayable(f"the step failed on the trace ({type(error).__name__}: "
+                               f"{error})")
     finally:
         _Recording.ops = previous
     if any(fn is None for fn, *_ in recorded):
-        return None
+        return _not_replayable("the step makes a value without an op (detach, a comparison, "
+                               "argmax, random numbers)")
     made = {id(out) for fn, _, _, out in recorded if fn is Tensor}  # constants made in the step
     recorded = [entry for entry in recorded if entry[0] is not Tensor]
     slot_of = {id(t): k for k, t in enumerate(stand_ins)}
-    tape = _Tape([t.shape for t in stand_ins])
+    tape = _Tape([t.shape for t in stand_ins], dtypes=[t.dtype for t in stand_ins])
     invariant: set[int] = set()             # slots that do not depend on x⟨t⟩ or the state
     for fn, options, inputs, out in recorded:
         slots = tuple(_slot(tape, slot_of, t, invariant) for t in inputs)
         slot_of[id(out)] = len(tape.shapes)
         tape.shapes.append(out.shape)
+        tape.dtypes.append(out.dtype)
         op = _Op(fn, options, slots, slot_of[id(out)])
         if all(k in invariant for k in slots):  # the same at every step: once, in the graph
             tape.hoisted.append(op)
@@ -217,13 +233,35 @@ def _trace(step: Callable[[Tensor, State], State], xs: Tensor, parts: tuple[Tens
     tape.state_out = tuple(slot_of.get(id(t), -1) for t in new_parts)
     tape.dtype = np.result_type(*(t.dtype for t in new_parts))
     if not _replayable(tape, new_parts, parts, invariant):
-        return None
+        return _not_replayable("the new state is not made by the step's ops, or its parts "
+                               "differ in shape or dtype from the state that came in")
+    tape.seen_names = {slot_of[key]: name for key, (name, _) in seen.items() if key in slot_of}
     tape.reads = tuple(sorted({k for op in tape.ops for k in op.inputs if k in invariant}))
     tape.leaf_flags = _leaf_flags(tape)
     tape.made = {k for k, t in tape.leaves.items() if id(t) in made}
     _mark_needs(tape, xs, parts)
     _plan(tape)
     return tape
+
+
+class _Why:
+    """Why the last trace gave no tape (for scan_report)."""
+
+    last = ""
+
+
+def _not_replayable(reason: str) -> None:
+    _Why.last = reason
+    return None
+
+
+def _compile(tape: _Tape, step: Callable[..., Any]) -> None:
+    """Compile the tape (once; it is kept with it), or note why the compiler cannot."""
+    title = getattr(step, "__qualname__", "step")
+    try:
+        tape.compiled = scan_compile.compile_tape(tape, title)
+    except scan_compile.Unsupported as error:
+        tape.why_not_compiled = f"op {error}"
 
 
 def _replayable(tape: _Tape, new_parts: tuple[Tensor, ...], parts: tuple[Tensor, ...],
@@ -244,6 +282,7 @@ def _slot(tape: _Tape, slot_of: dict[int, int], tensor: Tensor, invariant: set[i
     if id(tensor) not in slot_of:
         slot_of[id(tensor)] = len(tape.shapes)
         tape.shapes.append(tensor.shape)
+        tape.dtypes.append(tensor.dtype)
         tape.leaves[slot_of[id(tensor)]] = tensor
         invariant.add(slot_of[id(tensor)])
     return slot_of[id(tensor)]
@@ -283,6 +322,8 @@ class Scan(Function):
     def forward(ctx, xs, *arrays, tape=None, reverse=False, keep=True):
         """Run the tape's ops for every step; `keep` the steps' contexts (their saved arrays)
         only if a backward may follow."""
+        if tape.compiled is not None and MODE == "compiled":
+            return _forward_compiled(ctx, xs, arrays, tape, reverse, keep)
         parts = len(tape.state_out)
         slots: list[Any] = [None] * len(tape.shapes)
         for k, array in zip(tape.reads, arrays[parts:], strict=True):
@@ -311,12 +352,14 @@ class Scan(Function):
             steps[t] = contexts if keep else None
         for p in range(1, parts):
             out[len(xs) + p - 1] = state[p]
-        ctx.save_for_backward(tape, steps, reverse, xs.shape, xs.dtype)
+        ctx.save_for_backward(tape, steps, reverse, xs.shape, xs.dtype, None)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        tape, steps, reverse, xs_shape, xs_dtype = ctx.saved
+        tape, steps, reverse, xs_shape, xs_dtype, externals = ctx.saved
+        if externals is not None:
+            return _backward_compiled(tape, steps, reverse, xs_shape, xs_dtype, externals, grad)
         parts = len(tape.state_out)
         gxs = None  # made at the first step that gives x⟨t⟩ a gradient
         without: list[int] = []  # steps walked before it was made: none gave x⟨t⟩ a gradient
@@ -374,6 +417,90 @@ class Scan(Function):
             if pairs:
                 _add_weight_grad(totals, k, w, pairs)
         return (gxs, *carried, *(totals.get(k) for k in tape.reads))
+
+
+def _forward_compiled(ctx: Scan, xs: np.ndarray, arrays: tuple[np.ndarray, ...], tape: _Tape,
+                      reverse: bool, keep: bool) -> np.ndarray:
+    """Scan.forward with the compiled step: one call per step; each step's `saved` (the
+    values its backward reads) kept if a backward may follow."""
+    compiled = tape.compiled
+    parts = len(tape.state_out)
+    externals = [arrays[parts + i] for i in compiled.uses]
+    state = [a.copy() for a in arrays[:parts]]  # not a view that would keep its base alive
+    out = np.empty((len(xs) + parts - 1,) + state[0].shape, tape.dtype)
+    steps: list[Any] = [None] * len(xs)
+    forward = compiled.forward
+    t = 0
+    try:
+        for t in (reversed(range(len(xs))) if reverse else range(len(xs))):
+            *state, saved = forward(xs[t], *state, *externals)
+            out[t] = state[0]
+            steps[t] = saved if keep else None
+    except (ValueError, IndexError, TypeError, FloatingPointError) as error:
+        raise _step_error(compiled, error, t) from None
+    for p in range(1, parts):
+        out[len(xs) + p - 1] = state[p]
+    ctx.save_for_backward(tape, steps, reverse, xs.shape, xs.dtype, externals)
+    return out
+
+
+def _step_error(compiled: Any, error: Exception, t: int) -> ShapeError:
+    """An error raised inside the compiled forward, naming its op and step (as replay does)."""
+    trace, line = error.__traceback__, None
+    while trace is not None:
+        if trace.tb_frame.f_code is compiled.forward.__code__:
+            line = trace.tb_lineno
+        trace = trace.tb_next
+    index = compiled.op_at(line) if line is not None else None
+    if index is None:
+        return ShapeError(f"scan: step {t}: {str(error).strip()}")
+    op = compiled.tape.ops[index]
+    shapes = ", ".join(str(compiled.tape.shapes[k]) for k in op.inputs)
+    return ShapeError(f"{op.fn.op_name()} at step {t} of a scan: {shapes}: {str(error).strip()}")
+
+
+def _backward_compiled(tape: _Tape, steps: list[Any], reverse: bool, xs_shape: tuple[int, ...],
+                       xs_dtype: Any, externals: list[np.ndarray], grad: np.ndarray) -> tuple:
+    """Scan.backward with the compiled step: the same walk over the steps in reverse as
+    replay's (the state's gradient carried, externals' gradients summed, W's made later)."""
+    compiled = tape.compiled
+    parts = len(tape.state_out)
+    at = {tape.reads[i]: array for i, array in zip(compiled.uses, externals, strict=True)}
+    gxs = None
+    without: list[int] = []
+    totals: dict[int, np.ndarray] = {}
+    later: dict[int, tuple[np.ndarray, list]] = {}
+    carried: list[Any] = [None, *grad[len(steps):]]
+    for t in (range(len(steps)) if reverse else reversed(range(len(steps)))):
+        saved = steps[t]
+        step = compiled.backward_for(tuple(c is not None for c in carried[1:]))
+        dh = grad[t] if carried[0] is None else grad[t] + carried[0]
+        results = step.function(dh, *carried[1:], saved, *externals)
+        dx, carried = results[0], list(results[1:1 + parts])
+        if dx is not None:
+            if gxs is None:
+                gxs = np.empty(xs_shape, np.result_type(xs_dtype, dx))
+                gxs[without] = 0.0
+            gxs[t] = dx
+        elif gxs is None:
+            without.append(t)
+        else:
+            gxs[t] = 0.0
+        for i, g in zip(step.externals, results[1 + parts:], strict=False):
+            k = tape.reads[i]
+            if k in totals:
+                totals[k] += g
+            else:
+                totals[k] = np.array(g, copy=True)
+        for (w, a), g in zip(step.deferred, results[1 + parts + len(step.externals):],
+                             strict=True):
+            _later(later, totals, w, (saved[a], at[w]), g)
+        if not _Backward.retain_graph:
+            steps[t] = None
+    for k, (w, pairs) in later.items():
+        if pairs:
+            _add_weight_grad(totals, k, w, pairs)
+    return (gxs, *carried, *(totals.get(k) for k in tape.reads))
 
 
 def _plan(tape: _Tape) -> None:
@@ -439,6 +566,53 @@ def _add(grads: list[Any], owned: list[bool], shapes: list[tuple[int, ...]], k: 
         grads[k] += g
     else:
         grads[k], owned[k] = grads[k] + g, True
+
+
+def scan_source(cell: Any, xs: Tensor | None = None, state: State = None, batch: int = 2) -> str:
+    """The compiled forward and backward of a cell's step (or of a layer's first cell), as
+    generated, traced on a batch of `batch`; or of any `step` given with xs and a state."""
+    step, xs, state = _stand_ins(cell, xs, state, batch)
+    tape = _trace(step, xs, *_parts(state))
+    if tape is None:
+        raise ValueError(f"scan_source: {_Why.last}: scan runs this step eagerly")
+    _compile(tape, step)
+    if tape.compiled is None:
+        raise ValueError(f"scan_source: the compiler cannot write {tape.why_not_compiled}; "
+                         f"scan replays this step")
+    return tape.compiled.source()
+
+
+def scan_report(cell: Any, xs: Tensor | None = None, state: State = None, batch: int = 2) -> str:
+    """Which path scan takes for this step, in one line: compiled, replayed (and the op the
+    compiler has no rule for) or the eager loop (and why)."""
+    step, xs, state = _stand_ins(cell, xs, state, batch)
+    name = getattr(step, "__qualname__", "step")
+    tape = _trace(step, xs, *_parts(state))
+    if tape is None:
+        return f"{name}: the eager loop: {_Why.last}"
+    _compile(tape, step)
+    if tape.compiled is None:
+        return f"{name}: replayed, not compiled: no rule for {tape.why_not_compiled}"
+    return (f"{name}: compiled: {len(tape.ops)} ops a step "
+            f"({len(tape.hoisted)} hoisted out of the loop)")
+
+
+def _parts(state: State) -> tuple[tuple[Tensor, ...], bool]:
+    return (tuple(state), True) if isinstance(state, tuple) else ((state,), False)
+
+
+def _stand_ins(cell: Any, xs: Tensor | None, state: State, batch: int
+               ) -> tuple[Callable[..., State], Tensor, State]:
+    """A step and inputs of the shapes it takes: a cell's (a layer's first cell's) x_proj
+    (2, B, G·H), wanting a gradient as in a layer, and a zero state; or the ones given."""
+    if xs is not None:
+        return cell, xs, state
+    cell = cell.cells[0] if hasattr(cell, "cells") else cell
+    dtype, hidden = cell.weight_hh.dtype, cell.hidden_size
+    xs = Tensor(np.zeros((2, batch, cell.gates * hidden), dtype), requires_grad=True)
+    parts = tuple(Tensor(np.zeros((batch, hidden), dtype))
+                  for _ in range(getattr(cell, "state_parts", 1)))
+    return cell.step, xs, (parts if len(parts) > 1 else parts[0])
 
 
 _APPLY = Function.__dict__["apply"]

@@ -31,6 +31,7 @@ class _Cell(Module):
     """Parameters, input projection and shape handling shared by the three cells."""
 
     gates = 1  # G: how many H-sized blocks the weights stack (RNN 1, GRU 3, LSTM 4)
+    state_parts = 1  # tensors in the state: h, or (h, c) for the LSTM
     bias_hh_with_input = True  # b_hh is added in project_input (RNN, LSTM), not in the step
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
@@ -60,10 +61,10 @@ class _Cell(Module):
 
     def _project_hidden(self, h: Tensor) -> Tensor:
         """h W_hhᵀ (+ b_hh): (B, H) → (B, G·H); the part of every gate that comes from the past."""
-        z = h @ self.weight_hh.T                                      # (B, H) @ (H, G·H)
+        h_proj = h @ self.weight_hh.T                                 # (B, H) @ (H, G·H)
         if self.bias_hh is None or self.bias_hh_with_input:
-            return z
-        return z + self.bias_hh
+            return h_proj
+        return h_proj + self.bias_hh
 
     def _batched(self, x: Tensor) -> tuple[Tensor, bool]:
         """(B, I) as it is, or (I,) as (1, I); and whether it was unbatched."""
@@ -179,6 +180,7 @@ class LSTMCell(_Cell):
     """
 
     gates = 4
+    state_parts = 2
 
     def step(self, x_proj: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
         """(h', c') from the projected input (B, 4H) and the previous (h, c), each (B, H)."""

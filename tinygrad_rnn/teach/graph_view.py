@@ -9,13 +9,14 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from tinygrad_rnn.engine.random import manual_seed
+from tinygrad_rnn.engine.scan import scan_source
 from tinygrad_rnn.engine.tensor import ShapeError, Tensor, watch
 from tinygrad_rnn.nn import GRUCell, LSTMCell, RNNCell
 from tinygrad_rnn.teach.expression import ExpressionError, evaluate, expression_names
 
 __all__ = ["DEFAULT_EXPRESSION", "DEFAULT_INPUTS", "Source", "parse_shape_spec",
            "expression_source", "cell_source", "graph_source", "Unrolled", "unrolled",
-           "show_unrolled"]
+           "show_unrolled", "cell_code"]
 
 DEFAULT_EXPRESSION = "tanh(x @ w + b)"
 DEFAULT_INPUTS = ("x=2,3", "w=3,2", "b=2")   # a batch of 2 inputs, 3 features, 2 units
@@ -86,12 +87,20 @@ def expression_source(text: str, specs: Sequence[str], no_grad: Sequence[str],
     return Source(names, compute, text)
 
 
+CELLS = {"rnn": RNNCell, "gru": GRUCell, "lstm": LSTMCell}
+
+
+def cell_code(kind: str) -> str:
+    """The Python source scan compiles for one step of this cell (batch 2, 3 inputs, 4 hidden
+    units, float64): forward, and the backward autograd derived (BPTT through one step)."""
+    return scan_source(CELLS[kind](3, 4).double(), batch=2)
+
+
 def cell_source(kind: str, seed: int = 0) -> Source:
     """One step of a cell (batch 2, 3 inputs, 4 hidden units): h' from x (no grad), the previous
     state (needs grad: it came from the step before) and the parameters; for an LSTM, h' (whose
     graph contains c')."""
-    cells = {"rnn": RNNCell, "gru": GRUCell, "lstm": LSTMCell}
-    cell = cells[kind](3, 4).double()
+    cell = CELLS[kind](3, 4).double()
     rng = np.random.default_rng(seed)
     x = Tensor(rng.standard_normal((2, 3)))
     h = Tensor(rng.standard_normal((2, 4)), requires_grad=True)
@@ -157,8 +166,7 @@ def unrolled(kind: str, steps: int, seed: int = 0, hidden: int = 8) -> Unrolled:
     """Run one cell (3 inputs, `hidden` units, batch 1, PyTorch's initialisation from `seed`,
     float64) over `steps` random inputs under watch(), so every node keeps value and gradient."""
     manual_seed(seed)
-    cells = {"rnn": RNNCell, "gru": GRUCell, "lstm": LSTMCell}
-    cell = cells[kind](3, hidden).double()
+    cell = CELLS[kind](3, hidden).double()
     rng = np.random.default_rng(seed)
     xs = [Tensor(rng.standard_normal((1, 3))) for _ in range(steps)]
     hs = [Tensor(rng.standard_normal((1, hidden)), requires_grad=True)]
