@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 
 from tinygrad_rnn import Tensor, cat, no_grad, stack, where
 from tinygrad_rnn.engine import scan as scan_module
+from tinygrad_rnn.engine import scan_compile
 from tinygrad_rnn.engine.functions import Tanh
 from tinygrad_rnn.engine.scan import Scan, scan
 
@@ -592,6 +593,19 @@ def test_the_comparison_fails_when_scan_backward_is_wrong(monkeypatch):
     cell = ProgramCell(RNN, case.seed, case.size)
     xs, h0 = make_inputs(case)
     with pytest.raises(AssertionError, match=r"W\.grad|b\.grad"):
+        compare(case, cell, xs, h0)
+
+
+def test_the_comparison_fails_when_a_generated_line_is_wrong(monkeypatch):
+    """A planted wrong line in the compiled step (tanh's derivative written 1 − y, not
+    1 − y²) is caught: the gradients differ, the values do not."""
+    if scan_module.MODE != "compiled":
+        pytest.skip("only the compiled path writes lines from the rules")
+    monkeypatch.setitem(scan_compile.RULES, Tanh, ("np.tanh({a})", ("{g} * (1.0 - {y})",)))
+    case = fixed_case(RNN)
+    cell = ProgramCell(RNN, case.seed, case.size)
+    xs, h0 = make_inputs(case)
+    with pytest.raises(AssertionError, match=r"\.grad"):
         compare(case, cell, xs, h0)
 
 

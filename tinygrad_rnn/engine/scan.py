@@ -22,10 +22,11 @@ step, with no `if` on values and no side effects (its Python code runs once, at 
 must not build tensors from `.data` itself. Where the engine can tell, `scan` runs the eager loop
 instead: a step that makes a value without an op (detach, a comparison, argmax, random numbers),
 fails on the trace, or changes its state's shape or dtype; under `trace()` or `detect_anomaly()`
-(so every op is still seen); inside another scan's trace; and for a single step. `MODE` picks
-the path: "compiled" (else replay), "replay" or "eager" (to compare, or to debug a step). A method's tape
-is kept on its object while the object's attributes (and its sub-modules') are the same objects;
-a step that reads tensors from elsewhere is traced at every call.
+(so every op is still seen); inside another scan's trace; and for a single step. A method's
+tape is kept on its object while the object's attributes (and its sub-modules') are the same
+objects; a step that reads tensors from elsewhere is traced at every call. `MODE` picks the
+path: "compiled" (or replay, for a tape the compiler cannot write), "replay" or "eager" (to
+compare, or to debug a step).
 
     out, h = scan(cell.step, x_proj, h0)          # out (T, B, H), h the state after the last step
 """

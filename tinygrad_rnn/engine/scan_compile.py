@@ -657,10 +657,9 @@ def _compile_backward(step: CompiledStep, present: tuple[bool, ...]) -> Backward
     externals = [names[tape.reads[i]] for i in step.uses]
     saved = [names[k] for k in step.saved]
     lines = [f"def backward({', '.join([*incoming, 'saved', *externals])}):",
-             '    """BPTT through the step: from the new state\'s gradient to the gradients of '
-             'x,',
-             '    the state before the step and what the step read (the chain rule, op by op,',
-             '    in reverse; each line\'s comment is the forward line it differentiates)."""']
+             '    """BPTT through one step: from the gradient of the new state to those of',
+             '    x, of the state before and of what the step read: the chain rule op by op',
+             '    in reverse; each comment is the forward line that it differentiates."""']
     if saved:
         lines.append(f"    {', '.join(saved)}{',' if len(saved) == 1 else ''} = saved")
     lines += body.lines
