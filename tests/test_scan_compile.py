@@ -188,3 +188,18 @@ def test_the_bptt_chapter_shows_what_scan_source_prints():
     text = (Path(__file__).resolve().parent.parent / "docs" / "bptt.md").read_text("utf-8")
     shown = text.split("\n```py\n", 1)[1].split("\n```\n", 1)[0] + "\n"
     assert shown == scan_source(nn.LSTMCell(3, 4).double())
+
+
+def test_an_op_whose_backward_is_replaced_is_replayed_until_it_is_back(monkeypatch):
+    """The rules follow functions.py: while Tanh.backward is replaced (as the tour's broken
+    op does), a step that uses tanh is not compiled but replayed, so the replaced backward
+    runs; once it is back, the same tape compiles."""
+    want = run_layer(lstm(), "compiled")
+    real = Tanh.__dict__["backward"]
+    monkeypatch.setattr(Tanh, "backward", staticmethod(lambda ctx, g: real.__func__(ctx, 0 * g)))
+    layer = lstm()
+    assert "its forward or backward is not the one of functions.py" in scan_report(layer)
+    assert not same(run_layer(layer, "compiled"), want)
+    monkeypatch.setattr(Tanh, "backward", real)
+    assert same(run_layer(layer, "compiled"), want)
+    assert all(t.compiled is not None for t, _ in layer.cells[0].__dict__["_scan_tapes"].values())

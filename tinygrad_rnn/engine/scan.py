@@ -74,7 +74,8 @@ def scan(step: Callable[[Tensor, State], State], xs: Tensor, state: State,
     tape = _tape(step, xs, parts, tupled) if _replay_pays(xs) else None
     if tape is None:
         return _eager(step, xs, state, reverse)
-    if MODE == "compiled" and tape.compiled is None and not tape.why_not_compiled:
+    if MODE == "compiled" and not tape.why_not_compiled and not (
+            tape.compiled is not None and tape.compiled.current()):
         _compile(tape, step)
     externals = tape.external_tensors()
     keep = is_grad_enabled() and any(t.requires_grad for t in (xs, *parts, *externals))
@@ -256,13 +257,18 @@ def _not_replayable(reason: str) -> None:
     return None
 
 
-def _compile(tape: _Tape, step: Callable[..., Any]) -> None:
-    """Compile the tape (once; it is kept with it), or note why the compiler cannot."""
+def _compile(tape: _Tape, step: Callable[..., Any]) -> str:
+    """Compile the tape (once; it is kept with it), or say why the compiler cannot (noted on
+    the tape unless the reason passes: an op's backward replaced for now)."""
     title = getattr(step, "__qualname__", "step")
+    tape.compiled = None
     try:
         tape.compiled = scan_compile.compile_tape(tape, title)
     except scan_compile.Unsupported as error:
-        tape.why_not_compiled = f"op {error}"
+        if error.lasting:
+            tape.why_not_compiled = f"op {error}"
+        return f"op {error}"
+    return ""
 
 
 def _replayable(tape: _Tape, new_parts: tuple[Tensor, ...], parts: tuple[Tensor, ...],
@@ -576,10 +582,9 @@ def scan_source(cell: Any, xs: Tensor | None = None, state: State = None, batch:
     tape = _trace(step, xs, *_parts(state))
     if tape is None:
         raise ValueError(f"scan_source: {_Why.last}: scan runs this step eagerly")
-    _compile(tape, step)
+    why = _compile(tape, step)
     if tape.compiled is None:
-        raise ValueError(f"scan_source: the compiler cannot write {tape.why_not_compiled}; "
-                         f"scan replays this step")
+        raise ValueError(f"scan_source: the compiler cannot write {why}; scan replays this step")
     return tape.compiled.source()
 
 
@@ -591,9 +596,9 @@ def scan_report(cell: Any, xs: Tensor | None = None, state: State = None, batch:
     tape = _trace(step, xs, *_parts(state))
     if tape is None:
         return f"{name}: the eager loop: {_Why.last}"
-    _compile(tape, step)
+    why = _compile(tape, step)
     if tape.compiled is None:
-        return f"{name}: replayed, not compiled: no rule for {tape.why_not_compiled}"
+        return f"{name}: replayed, not compiled: no rule for {why}"
     return (f"{name}: compiled: {len(tape.ops)} ops a step "
             f"({len(tape.hoisted)} hoisted out of the loop)")
 

@@ -36,7 +36,13 @@ __all__ = ["CompiledStep", "Unsupported", "compile_tape", "names_seen", "RULES"]
 
 
 class Unsupported(Exception):
-    """The compiler has no rule for an op of the tape; the message names the op."""
+    """The compiler has no rule for an op of the tape; the message names the op. `lasting`:
+    False when the op's forward or backward is replaced only for now (a test, the tour's
+    broken op), so the tape may compile once it is back."""
+
+    def __init__(self, message: str, lasting: bool = True) -> None:
+        super().__init__(message)
+        self.lasting = lasting
 
 
 # ---- the rules: forward and backward of each elementwise op, side by side -------------------
@@ -178,6 +184,10 @@ class CompiledStep:
         full = self.backward_for((True,) * (len(self.tape.state_out) - 1))
         return self.forward_source + "\n\n" + full.source
 
+    def current(self) -> bool:
+        """Whether every op still has the forward and backward its rule was written for."""
+        return all(_functions(op.fn) == ORIGINAL[op.fn] for op in self.tape.ops)
+
     def op_at(self, line: int) -> int | None:
         """The op whose forward line this is (for an error raised inside forward)."""
         return self.lines.get(line)
@@ -212,12 +222,22 @@ STRUCTURAL = (F.Reshape, F.Permute, F.GetItem, F.Cat, F.Stack, F.Where, F.Sum, F
               F.Cast, F.Softmax, F.LogSoftmax, F.LogSumExp)
 
 
+def _functions(fn: type) -> tuple[Any, Any]:
+    return fn.__dict__.get("forward"), fn.__dict__.get("backward")
+
+
 def _check(op: Any, tape: Any) -> None:
     if op.fn not in RULES and op.fn not in STRUCTURAL:
         raise Unsupported(f"{op.fn.op_name()} (no rule for it in scan_compile.RULES)")
+    if _functions(op.fn) != ORIGINAL[op.fn]:
+        raise Unsupported(f"{op.fn.op_name()} (its forward or backward is not the one of "
+                          f"functions.py, which its rule follows)", lasting=False)
     if op.fn is F.MatMul and any(len(tape.shapes[k]) != 2 for k in op.inputs):
         shapes = " @ ".join(str(tape.shapes[k]) for k in op.inputs)
         raise Unsupported(f"matmul {shapes} (only 2-D products are compiled)")
+
+
+ORIGINAL = {fn: _functions(fn) for fn in (*RULES, *STRUCTURAL)}
 
 
 # ---- names -----------------------------------------------------------------------------------
