@@ -2,6 +2,7 @@
 trace of backward.
 
     gradcheck.py   backward() against central differences on every element
+    diagnose.py    what kind of wrong a gradient is: transposed, ×2, swapped, one time step, ...
     strategies.py  hypothesis strategies and assert_gradients_match, for your own ops
     anomaly.py     detect_anomaly(): name the first op that made NaN or Inf
     trace.py       trace(): print each node as backward visits it
@@ -14,12 +15,14 @@ The strategies need hypothesis (a test dependency), so they load when first aske
 from typing import Any
 
 from tinygrad_rnn.testing.anomaly import AnomalyError, detect_anomaly
+from tinygrad_rnn.testing.diagnose import KINDS, Diagnosis, broadcast_parts, diagnose
 from tinygrad_rnn.testing.gradcheck import GradcheckError, gradcheck, numerical_grad
 
 _STRATEGIES = ("DOMAINS", "shapes", "broadcastable_shapes", "arrays", "tensors",
                "assert_gradients_match")
 
 __all__ = ["gradcheck", "numerical_grad", "GradcheckError", "detect_anomaly", "AnomalyError",
+           "diagnose", "Diagnosis", "KINDS", "broadcast_parts",
            *_STRATEGIES]
 
 

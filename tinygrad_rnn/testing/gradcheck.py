@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from tinygrad_rnn.engine.tensor import Tensor, no_grad
+from tinygrad_rnn.testing.diagnose import Diagnosis, broadcast_parts, diagnose
 
 __all__ = ["GradcheckError", "numerical_grad", "analytic_grad", "gradcheck"]
 
@@ -84,6 +85,41 @@ def analytic_grad(fn: Fn, inputs: Sequence[Tensor], upstream: np.ndarray
             t.grad = g
 
 
+def _unreduced_parts(fn: Fn, inputs: Sequence[Tensor], k: int, upstream: np.ndarray,
+                     eps: float) -> np.ndarray | None:
+    """When input k is broadcast up to the output's shape: the true gradient's slices, found by
+    feeding fn the input already expanded to that shape (None when fn does not allow that)."""
+    t = inputs[k]
+    try:
+        if np.broadcast_shapes(t.shape, upstream.shape) != upstream.shape or \
+                t.shape == upstream.shape:
+            return None
+        expanded = Tensor(np.broadcast_to(t.data, upstream.shape).copy(), requires_grad=True)
+
+        def with_expanded(e: Tensor) -> Tensor:
+            return fn(*inputs[:k], e, *inputs[k + 1:])
+
+        with no_grad():
+            same = np.allclose(with_expanded(expanded).data, fn(*inputs).data)
+        if not same:
+            return None
+        [unreduced] = numerical_grad(with_expanded, [expanded], upstream, eps)
+    except Exception:  # noqa: BLE001 - fn may refuse a bigger input; then there is no hint
+        return None
+    return broadcast_parts(unreduced, t.shape)
+
+
+def _diagnosis(fn: Fn, inputs: Sequence[Tensor], k: int, analytic: np.ndarray,
+               numerical: Sequence[np.ndarray | None], upstream: np.ndarray, eps: float,
+               atol: float, rtol: float) -> Diagnosis | None:
+    """What kind of wrong input k's gradient is (see testing/diagnose.py)."""
+    others = {f"input {j}": n for j, n in enumerate(numerical) if j != k and n is not None}
+    return diagnose(analytic, numerical[k], others=others,
+                    parts=_unreduced_parts(fn, inputs, k, upstream, eps),
+                    time_axes=[axis for axis, n in enumerate(analytic.shape) if n >= 3],
+                    atol=atol, rtol=rtol)
+
+
 def gradcheck(fn: Fn, inputs: Sequence[Tensor], *, eps: float = 1e-6, atol: float = 1e-5,
               rtol: float = 1e-3, raise_exception: bool = True, seed: int = 0) -> bool:
     """Check backward() of `fn` against central differences on every element of every input
@@ -108,6 +144,9 @@ def gradcheck(fn: Fn, inputs: Sequence[Tensor], *, eps: float = 1e-6, atol: floa
                    f"analytic {a[index]:.8g} vs numerical {n[index]:.8g} "
                    f"(|diff| {abs(a[index] - n[index]):.3g} > atol {atol:g} + rtol {rtol:g}"
                    f"·|numerical|); {int(np.sum(excess > 0))} of {a.size} elements fail")
+        found = _diagnosis(fn, inputs, k, a, numerical, upstream, eps, atol, rtol)
+        if found is not None:
+            message += f"; diagnosis: {found.text}"
         if raise_exception:
             raise GradcheckError(message)
         return False
