@@ -34,6 +34,7 @@ MOVED = {
     "tinygrad_rnn.viz.graph_view": "tinygrad_rnn.teach.graph_view",
     "tinygrad_rnn.viz.expression": "tinygrad_rnn.teach.expression",
     "tinygrad_rnn.viz.vanishing_view": "tinygrad_rnn.teach.vanishing_view",
+    "tinygrad_rnn.course": "tinygrad_rnn.teach.course",   # a short name, loaded when asked for
 }
 
 

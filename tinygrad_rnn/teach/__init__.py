@@ -5,4 +5,7 @@
     vanishing_view.py  their tables and heat strips
     graph_view.py      the graphs behind `tinygrad-rnn graph` (an expression or a cell step)
     expression.py      the safe parser for `graph`'s expressions
+    grading.py         one comparison that passes or names the kind of wrong (exercises, course)
+    course/            the course's week-1 functions in its layout; check_backward
+                       (also importable as tinygrad_rnn.course)
 """
