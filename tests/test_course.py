@@ -11,24 +11,28 @@ import pytest
 
 from tinygrad_rnn import Tensor, course, nn
 
-SOLUTIONS = Path(__file__).parent / "learn" / "course_solutions.py"
+SOLUTIONS = Path(__file__).parent / "learn" / "solutions"
+FILES = {"rnn_cell": "06_rnn_cell_backward.py", "rnn": "07_rnn_backward.py",
+         "lstm_cell": "10_lstm_cell_backward.py"}
 
 
-def solutions(edit: tuple[str, str] | None = None) -> dict:
-    """The reference solutions, optionally with one planted edit (which must apply)."""
-    source = SOLUTIONS.read_text()
+def solution(kind: str, edit: tuple[str, str] | None = None):
+    """The reference backward of `kind` (the exercises' answers), optionally with one planted
+    edit (which must apply exactly once)."""
+    path = SOLUTIONS / FILES[kind]
+    source = path.read_text()
     if edit is not None:
         old, new = edit
         assert source.count(old) == 1, f"the planted edit {old!r} does not apply exactly once"
         source = source.replace(old, new)
     namespace: dict = {}
-    exec(compile(source, str(SOLUTIONS), "exec"), namespace)
-    return namespace
+    exec(compile(source, str(path), "exec"), namespace)
+    return namespace[f"{kind}_backward"]
 
 
 @pytest.mark.parametrize("kind", course.BACKWARDS)
 def test_the_reference_backward_passes(kind):
-    report = course.check_backward(solutions()[f"{kind}_backward"], kind)
+    report = course.check_backward(solution(kind), kind)
     assert report.passed and report.cases == 4, report.message
 
 
@@ -54,7 +58,7 @@ PLANTED = [
 @pytest.mark.parametrize(("kind", "old", "new", "named"), PLANTED,
                          ids=[f"{p[0]}: {p[3]}: {p[2]}" for p in PLANTED])
 def test_a_planted_bug_fails_with_its_diagnosis(kind, old, new, named):
-    report = course.check_backward(solutions((old, new))[f"{kind}_backward"], kind)
+    report = course.check_backward(solution(kind, (old, new)), kind)
     assert not report.passed
     assert report.kind == named, report.message
 
@@ -64,7 +68,7 @@ def test_check_backward_reports_one_line_for_each_kind_of_bad_return():
         return da_next
 
     def missing_key(da_next, cache):
-        return {k: v for k, v in solutions()["rnn_cell_backward"](da_next, cache).items()
+        return {k: v for k, v in solution("rnn_cell")(da_next, cache).items()
                 if k != "dba"}
 
     assert "returned a ndarray; return a dict" in course.check_backward(not_a_dict,
@@ -75,7 +79,7 @@ def test_check_backward_reports_one_line_for_each_kind_of_bad_return():
 
 
 def test_a_learner_changing_the_cache_cannot_change_the_truth():
-    reference = solutions()["rnn_cell_backward"]
+    reference = solution("rnn_cell")
 
     def vandal(da_next, cache):
         gradients = reference(da_next, cache)

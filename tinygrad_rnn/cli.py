@@ -11,6 +11,7 @@
     tinygrad-rnn graph "tanh(x @ w + b)" --input x=2,3 --input w=3,2 --input b=2 --trace
     tinygrad-rnn graph --cell lstm --dot lstm.dot
     tinygrad-rnn graph --unroll 6 --svg bptt.svg
+    tinygrad-rnn learn list
 
 Bad input exits with status 2 and one line on stderr, never a traceback.
 """
@@ -62,11 +63,13 @@ from tinygrad_rnn.lm.train import (
     run_config,
     train,
 )
+from tinygrad_rnn.teach.learn.command import LearnError
+from tinygrad_rnn.teach.learn.command import add_parser as add_learn_parser
 from tinygrad_rnn.teach.tour import all_checks, op_checks, op_names, run_checks
 
 __all__ = ["main", "build_parser", "UsageError"]
 
-EXPECTED = (DataError, CheckpointError, TrainError, GenerationError, ConfigError)
+EXPECTED = (DataError, CheckpointError, TrainError, GenerationError, ConfigError, LearnError)
 
 
 class UsageError(ValueError):
@@ -214,6 +217,8 @@ def build_parser() -> Parser:
                    help="with --cell: print the Python code scan compiles for the step "
                         "(its forward and the backward autograd derived)")
     d.set_defaults(handler=cmd_graph)
+
+    add_learn_parser(commands)          # learn list|start|check|hint: teach/learn/command.py
     return parser
 
 

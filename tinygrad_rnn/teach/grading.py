@@ -58,18 +58,17 @@ def compare(name: str, got: Any, expected: np.ndarray, *,
             steps: np.ndarray | None = None, time_axes: Sequence[int] = (),
             mistakes: Mapping[str, tuple[np.ndarray, str]] | None = None) -> None:
     """Pass if `got` equals `expected` (float64 rounding aside); else raise Wrong naming the kind:
-    the diagnosis first, then the exercise's known `mistakes` (kind → (their result, text))."""
+    an exercise's known `mistakes` first (kind → (what that mistake computes, text)), as they
+    are the most precise, then the diagnosis of testing/diagnose.py."""
     got = as_array(name, got)
     want = np.asarray(expected, dtype=np.float64)
     if _close(got, want):
         return
-    found = diagnose(got, want, others=others, parts=parts, steps=steps, time_axes=time_axes,
-                     atol=ATOL, rtol=RTOL)
-    if found is None or found.kind == "shape":
-        for kind, (result, text) in (mistakes or {}).items():
-            if _close(got, np.asarray(result, dtype=np.float64)):
-                found = Diagnosis(kind, text)
-                break
+    found = next((Diagnosis(kind, text) for kind, (result, text) in (mistakes or {}).items()
+                  if _close(got, np.asarray(result, dtype=np.float64))), None)
+    if found is None:
+        found = diagnose(got, want, others=others, parts=parts, steps=steps,
+                         time_axes=time_axes, atol=ATOL, rtol=RTOL)
     if found is None:
         raise Wrong(f"{name} is wrong: {_worst(got, want)}")
     raise Wrong(f"{name}: {found.text}", found)

@@ -12,7 +12,7 @@ when nothing is carried back from step t + 1.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -22,7 +22,8 @@ from tinygrad_rnn.teach.course import functions as C
 from tinygrad_rnn.teach.grading import Wrong, compare
 from tinygrad_rnn.testing.diagnose import broadcast_parts
 
-__all__ = ["BACKWARDS", "Sizes", "Report", "make_case", "check_case", "check_backward"]
+__all__ = ["BACKWARDS", "Sizes", "Report", "make_case", "check_case", "check_backward",
+           "standard"]
 
 BACKWARDS = ("rnn_cell", "rnn", "lstm_cell")
 
@@ -38,7 +39,8 @@ class Sizes:
     T_x: int = 1
 
     def __str__(self) -> str:
-        return f"n_x={self.n_x}, n_a={self.n_a}, n_y={self.n_y}, m={self.m}, T_x={self.T_x}"
+        steps = f", T_x={self.T_x}" if self.T_x > 1 else ""
+        return f"n_x={self.n_x}, n_a={self.n_a}, n_y={self.n_y}, m={self.m}{steps}"
 
 
 # the first is square (n_x = n_a = n_y), so a swap or a transpose shows up as one
@@ -172,11 +174,16 @@ def check_case(kind: str, fn: Callable[..., Any], case: dict[str, Any]) -> None:
         compare(name, got[name], want, others=others, **hints.get(name, {}))
 
 
+def standard(kind: str) -> list[Sizes]:
+    """The fixed cases' sizes; one step (T_x = 1) for a cell."""
+    return [s if kind == "rnn" else replace(s, T_x=1) for s in STANDARD]
+
+
 def check_backward(fn: Callable[..., Any], kind: str, seed: int = 0) -> Report:
     """Grade a hand-written course backward ("rnn_cell", "rnn" or "lstm_cell") on four cases of
     different sizes against autograd; the report names the first wrong gradient and its kind."""
     name = f"{kind}_backward"
-    for k, sizes in enumerate(STANDARD, start=1):
+    for k, sizes in enumerate(standard(kind), start=1):
         try:
             check_case(kind, fn, make_case(kind, sizes, seed + k))
         except Wrong as wrong:

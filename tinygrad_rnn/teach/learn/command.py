@@ -1,0 +1,197 @@
+"""The `learn` subcommand: list, start, check and hint, printed as plain text that fits 80
+columns and reads the same through a pipe (a glyph and a word for every status, no colour).
+
+A check runs in a child process (child.py) with a time limit: a learner's infinite loop, crash
+or sys.exit() becomes one line here, and the grader's own traceback is never shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from tinygrad_rnn.teach.learn import EXERCISES
+from tinygrad_rnn.teach.learn.exercise import Exercise
+from tinygrad_rnn.teach.learn.workspace import LearnError, Workspace
+
+__all__ = ["add_parser", "LearnError", "run_check"]
+
+GLYPHS = {"passed": "✓", "wrong": "✗", "error": "✗", "not started": " ", "started": "·"}
+TIMEOUT = 8.0     # seconds a check may take (the python start and imports are about one)
+
+
+def _width() -> int:
+    return max(40, min(shutil.get_terminal_size((80, 24)).columns, 80))
+
+
+def _say(text: str, indent: str = "") -> None:
+    print(textwrap.fill(text, _width(), initial_indent=indent,
+                        subsequent_indent=indent + "  ", break_on_hyphens=False))
+
+
+def _exercise(text: str) -> tuple[int, Exercise]:
+    """The exercise named by a number (1-12) or its short name (unbroadcast)."""
+    slugs = [e.slug for e in EXERCISES]
+    if text.isdigit() and 1 <= int(text) <= len(EXERCISES):
+        return int(text), EXERCISES[int(text) - 1]
+    if text in slugs:
+        return slugs.index(text) + 1, EXERCISES[slugs.index(text)]
+    raise LearnError(f"no exercise {text!r}: give a number from 1 to {len(EXERCISES)} or a "
+                     f"name (see: tinygrad-rnn learn list)")
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    """Register `learn` and its four actions on the CLI's subcommands."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--dir", default="learn", metavar="DIR",
+                        help="the work folder for your files and progress (learn)")
+    learn = commands.add_parser("learn", help="exercises in course order, graded by property "
+                                "tests that name the bug")
+    actions = learn.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("list", parents=[common], help="the exercises and your progress")
+    for name, text in (("start", "write the exercise's stub file (never over yours)"),
+                       ("check", "grade your file"), ("hint", "show one more hint")):
+        action = actions.add_parser(name, parents=[common], help=text)
+        action.add_argument("exercise", help="its number (1-12) or name")
+        if name == "check":
+            action.add_argument("--timeout", type=float, default=TIMEOUT, metavar="S",
+                                help=f"seconds your code may run ({TIMEOUT:g})")
+    learn.set_defaults(handler=cmd_learn)
+
+
+def cmd_learn(args: argparse.Namespace) -> int:
+    """Dispatch to the action; 1 when a check does not pass."""
+    workspace = Workspace(args.dir)
+    if args.action == "list":
+        return show_list(workspace)
+    number, exercise = _exercise(args.exercise)
+    if args.action == "start":
+        return start(workspace, number, exercise)
+    if args.action == "hint":
+        return hint(workspace, number, exercise)
+    return check(workspace, number, exercise, args.timeout)
+
+
+def _next(workspace: Workspace) -> int | None:
+    for number in range(1, len(EXERCISES) + 1):
+        if workspace.record(number)["status"] != "passed":
+            return number
+    return None
+
+
+def show_list(workspace: Workspace) -> int:
+    """The path as a table: number, status (glyph and word), what the exercise is."""
+    records = [workspace.record(n) for n in range(1, len(EXERCISES) + 1)]
+    passed = sum(r["status"] == "passed" for r in records)
+    print(f"the exercise path, in course order: {passed} of {len(EXERCISES)} passed "
+          f"(work folder {workspace.root}/)")
+    print(f"{'#':>3}  {'status':<13} exercise")
+    for number, (exercise, record) in enumerate(zip(EXERCISES, records, strict=True), start=1):
+        status = f"{GLYPHS[record['status']]} {record['status']}"
+        print(f"{number:>3}  {status:<13} {exercise.title}")
+    following = _next(workspace)
+    if following is None:
+        print("all passed: the whole path is done")
+    else:
+        verb = "check" if workspace.path(following, EXERCISES[following - 1]).exists() \
+            else "start"
+        print(f"next: tinygrad-rnn learn {verb} {following}")
+    return 0
+
+
+def start(workspace: Workspace, number: int, exercise: Exercise) -> int:
+    """Write the stub (or keep the learner's file) and say what to do next."""
+    path = workspace.path(number, exercise)
+    if workspace.start(number, exercise):
+        _say(f"wrote {path}: write {', '.join(f + '()' for f in exercise.functions)} in it")
+    else:
+        _say(f"kept {path}: it exists, and your file is never overwritten (to start over, "
+             f"delete it first)")
+    print(f"then: tinygrad-rnn learn check {number}"
+          + ("" if workspace.root == Path("learn") else f" --dir {workspace.root}"))
+    return 0
+
+
+def hint(workspace: Workspace, number: int, exercise: Exercise) -> int:
+    """One more hint each time; once all are shown, all of them again."""
+    shown = min(workspace.record(number)["hints"] + 1, len(exercise.hints))
+    workspace.update(number, hints=shown)
+    total = len(exercise.hints)
+    for k in range(1 if shown == total else shown, shown + 1):
+        _say(f"hint {k} of {total}: {exercise.hints[k - 1]}")
+    if shown < total:
+        print(f"another: tinygrad-rnn learn hint {number}")
+    return 0
+
+
+def run_check(number: int, path: Path, timeout: float) -> dict[str, Any]:
+    """Grade `path` as exercise `number` in a child process; the outcome dict of child.py,
+    or one saying the child hung or died."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    package_root = str(Path(__file__).resolve().parents[3])     # the folder holding tinygrad_rnn/
+    env["PYTHONPATH"] = os.pathsep.join([package_root, *filter(None, [env.get("PYTHONPATH")])])
+    with tempfile.TemporaryDirectory(prefix="tinygrad-rnn-learn-") as tmp:
+        result = Path(tmp) / "result.json"
+        child = subprocess.Popen(
+            [sys.executable, "-m", "tinygrad_rnn.teach.learn.child", str(number),
+             str(path.resolve()), str(result)], stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=tmp,
+            start_new_session=True)
+        try:
+            code = child.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill(child)
+            return {"status": "error", "message": f"stopped after {timeout:g} s: your code was "
+                    f"still running (an infinite loop?); if it is only slow, give it longer "
+                    f"with --timeout"}
+        if not result.exists():
+            return {"status": "error", "message": f"the check's process ended (exit status "
+                    f"{code}) before it could report: does your code call os._exit() or "
+                    f"kill its process?"}
+        import json
+        return json.loads(result.read_text(encoding="utf-8"))
+
+
+def _kill(child: subprocess.Popen) -> None:
+    """End the child and anything it started (its own process group)."""
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError, AttributeError):
+        child.kill()
+    child.wait()
+
+
+def check(workspace: Workspace, number: int, exercise: Exercise, timeout: float) -> int:
+    """Grade the learner's file, record the outcome, print it; 0 only when it passed."""
+    path = workspace.path(number, exercise)
+    if not path.is_file():
+        raise LearnError(f"{path} does not exist: start exercise {number} with: tinygrad-rnn "
+                         f"learn start {number}")
+    if not timeout > 0:
+        raise LearnError(f"--timeout must be a number of seconds > 0, got {timeout:g}")
+    if importlib.util.find_spec("hypothesis") is None:
+        raise LearnError("learn check draws its cases with hypothesis: pip install hypothesis")
+    outcome = run_check(number, path, timeout)
+    record = workspace.record(number)
+    workspace.update(number, status=outcome["status"], checks=record["checks"] + 1)
+    print(f"exercise {number}: {exercise.title} ({path})")
+    _say(f"{GLYPHS[outcome['status']]} {outcome['message']}")
+    if outcome["status"] == "passed":
+        following = _next(workspace)
+        done = sum(workspace.record(n)["status"] == "passed"
+                   for n in range(1, len(EXERCISES) + 1))
+        print(f"{done} of {len(EXERCISES)} passed" + (
+            f"; next: tinygrad-rnn learn start {following}" if following else ": all done"))
+        return 0
+    if outcome["status"] != "not started":
+        print(f"stuck? tinygrad-rnn learn hint {number}")
+    return 1
