@@ -38,6 +38,12 @@ def _say(text: str, indent: str = "") -> None:
                         subsequent_indent=indent + "  ", break_on_hyphens=False))
 
 
+def _command(workspace: Workspace, words: str) -> str:
+    """The command line to run next, with --dir when the work folder is not the default."""
+    default = workspace.root == Path("learn")
+    return f"tinygrad-rnn learn {words}" + ("" if default else f" --dir {workspace.root}")
+
+
 def _exercise(text: str) -> tuple[int, Exercise]:
     """The exercise named by a number (1-12) or its short name (unbroadcast)."""
     slugs = [e.slug for e in EXERCISES]
@@ -92,8 +98,8 @@ def show_list(workspace: Workspace) -> int:
     """The path as a table: number, status (glyph and word), what the exercise is."""
     records = [workspace.record(n) for n in range(1, len(EXERCISES) + 1)]
     passed = sum(r["status"] == "passed" for r in records)
-    print(f"the exercise path, in course order: {passed} of {len(EXERCISES)} passed "
-          f"(work folder {workspace.root}/)")
+    _say(f"the exercise path, in course order: {passed} of {len(EXERCISES)} passed "
+         f"(work folder {workspace.root}/)")
     print(f"{'#':>3}  {'status':<13} exercise")
     for number, (exercise, record) in enumerate(zip(EXERCISES, records, strict=True), start=1):
         status = f"{GLYPHS[record['status']]} {record['status']}"
@@ -104,7 +110,7 @@ def show_list(workspace: Workspace) -> int:
     else:
         verb = "check" if workspace.path(following, EXERCISES[following - 1]).exists() \
             else "start"
-        print(f"next: tinygrad-rnn learn {verb} {following}")
+        _say(f"next: {_command(workspace, f'{verb} {following}')}")
     return 0
 
 
@@ -116,8 +122,7 @@ def start(workspace: Workspace, number: int, exercise: Exercise) -> int:
     else:
         _say(f"kept {path}: it exists, and your file is never overwritten (to start over, "
              f"delete it first)")
-    print(f"then: tinygrad-rnn learn check {number}"
-          + ("" if workspace.root == Path("learn") else f" --dir {workspace.root}"))
+    _say(f"then: {_command(workspace, f'check {number}')}")
     return 0
 
 
@@ -129,7 +134,7 @@ def hint(workspace: Workspace, number: int, exercise: Exercise) -> int:
     for k in range(1 if shown == total else shown, shown + 1):
         _say(f"hint {k} of {total}: {exercise.hints[k - 1]}")
     if shown < total:
-        print(f"another: tinygrad-rnn learn hint {number}")
+        _say(f"another: {_command(workspace, f'hint {number}')}")
     return 0
 
 
@@ -183,15 +188,16 @@ def check(workspace: Workspace, number: int, exercise: Exercise, timeout: float)
     outcome = run_check(number, path, timeout)
     record = workspace.record(number)
     workspace.update(number, status=outcome["status"], checks=record["checks"] + 1)
-    print(f"exercise {number}: {exercise.title} ({path})")
+    _say(f"exercise {number}: {exercise.title} ({path})")
     _say(f"{GLYPHS[outcome['status']]} {outcome['message']}")
     if outcome["status"] == "passed":
         following = _next(workspace)
         done = sum(workspace.record(n)["status"] == "passed"
                    for n in range(1, len(EXERCISES) + 1))
-        print(f"{done} of {len(EXERCISES)} passed" + (
-            f"; next: tinygrad-rnn learn start {following}" if following else ": all done"))
+        _say(f"{done} of {len(EXERCISES)} passed" + (
+            f"; next: {_command(workspace, f'start {following}')}" if following else
+            ": all done"))
         return 0
     if outcome["status"] != "not started":
-        print(f"stuck? tinygrad-rnn learn hint {number}")
+        _say(f"stuck? {_command(workspace, f'hint {number}')}")
     return 1

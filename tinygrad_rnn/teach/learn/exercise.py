@@ -82,7 +82,13 @@ def describe(case: Case) -> str:
 
 def grade(exercise: Exercise, module: ModuleType, examples: int = EXAMPLES) -> Graded:
     """Run the fixed cases, then `examples` hypothesis-drawn ones (derandomized: every check of
-    the same file sees the same cases); the first wrong case raises Wrong naming it."""
+    the same file sees the same cases); the first wrong case raises Wrong naming it. numpy's
+    overflow warnings are silenced: a NaN they lead to is named by the diagnosis instead."""
+    with np.errstate(all="ignore"):
+        return _grade(exercise, module, examples)
+
+
+def _grade(exercise: Exercise, module: ModuleType, examples: int) -> Graded:
     from hypothesis import HealthCheck, Phase, given, settings
 
     fixed = exercise.fixed()
