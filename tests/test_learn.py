@@ -8,6 +8,8 @@ A planted bug is an edit of the answer's source that must apply exactly once."""
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import types
 from pathlib import Path
 
@@ -235,3 +237,51 @@ def test_hints_come_one_at_a_time_and_are_remembered(tmp_path, capsys):
     assert "another: tinygrad-rnn learn hint 2 --dir" in outs[0]
     assert all(f"hint {k} of" in outs[-1] for k in range(1, len(hints) + 1))   # all, at the end
     assert "another" not in outs[-1]
+
+
+# ---- docs/course.md: its session runs as written and prints what the chapter shows -----------
+COURSE_MD = Path(__file__).resolve().parent.parent / "docs" / "course.md"
+
+
+def fenced_blocks(text: str) -> list[tuple[str, str]]:
+    """(language, body) of every ``` block, in order."""
+    return re.findall(r"^```(\w*)\n(.*?)^```$", text, flags=re.S | re.M)
+
+
+def learn_commands(text: str) -> list[list[str]]:
+    """The `tinygrad-rnn learn …` lines of the ```bash blocks, comments removed, as words."""
+    return [shlex.split(line.split(" #")[0]) for language, body in fenced_blocks(text)
+            if language == "bash" for line in body.splitlines()
+            if line.startswith("tinygrad-rnn learn")]
+
+
+def test_the_chapters_session_prints_what_it_shows(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "80")
+    section = COURSE_MD.read_text().split("## A session, as printed", 1)[1].split("\n## ", 1)[0]
+    compared = 0
+    output = ""
+    for language, body in fenced_blocks(section):
+        if language == "bash":
+            [line] = body.splitlines()
+            words = shlex.split(line)
+            assert words[:2] == ["tinygrad-rnn", "learn"]
+            cli.main(words[1:])
+            output = capsys.readouterr().out
+        elif language == "python":                 # the learner's next version of the file
+            (tmp_path / "learn" / "06_rnn_cell_backward.py").write_text(body)
+        elif language == "text":
+            assert output == body, f"the chapter shows:\n{body}\nthe command printed:\n{output}"
+            compared += 1
+    assert compared == 3
+
+
+def test_every_learn_command_in_the_chapter_runs(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    commands = learn_commands(COURSE_MD.read_text())
+    assert len(commands) >= 5 and {w[2] for w in commands} == {"list", "start", "check", "hint"}
+    for words in commands:
+        code = cli.main(words[1:])
+        assert code in (0, 1), words                  # 1: a check that did not pass (a stub)
+        out, err = capsys.readouterr()
+        assert err == "" and all(len(line) <= 80 for line in out.splitlines())

@@ -168,7 +168,7 @@ def diagnose(got: np.ndarray, expected: np.ndarray, *,
     if want.ndim >= 2 and want.shape[-1] == want.shape[-2]:
         flipped = np.swapaxes(want, -1, -2)
         if not _close(flipped, want, atol, rtol) and _close(got, flipped, atol, rtol):
-            return Diagnosis("transposed", "it is transposed: your [i, j] is the true [j, i]")
+            return Diagnosis("transposed", "it is transposed: yours is the true gradient's .T")
     for name, other in others.items():
         if _close(got, other, atol, rtol):
             return Diagnosis("swapped", f"it is the gradient of {name}, not of this input")
