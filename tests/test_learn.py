@@ -156,7 +156,10 @@ def test_a_planted_bug_fails_with_its_diagnosis(number, what, edits, kind):
 
 # ---- the command, end to end (each check is a child process) -------------------------------
 def learn(tmp_path: Path, capsys: pytest.CaptureFixture, *words: str) -> tuple[int, str, str]:
-    code = cli.main(["learn", *words, "--dir", str(tmp_path / "work")])
+    try:
+        code = cli.main(["learn", *words, "--dir", str(tmp_path / "work")])
+    except SystemExit as exit_:                    # argparse refused a flag
+        code = exit_.code
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -216,6 +219,9 @@ def test_check_survives_the_learners_code(tmp_path, capsys, text, says):
     (["check", "4"], "04_softmax_cross_entropy.py does not exist: start exercise 4"),
     (["start", "13"], "no exercise '13': give a number from 1 to 12"),
     (["hint", "lstm"], "no exercise 'lstm'"),
+    (["check", "1", "--timeout", "0"], "--timeout must be a finite number of seconds > 0"),
+    (["check", "1", "--timeout", "inf"], "got inf"),
+    (["check", "1", "--timeout", "soon"], "argument --timeout: invalid float value: 'soon'"),
 ])
 def test_bad_input_is_one_line_and_status_2(tmp_path, capsys, words, says):
     code, out, err = learn(tmp_path, capsys, *words)

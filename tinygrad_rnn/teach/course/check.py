@@ -104,17 +104,17 @@ def _rnn_steps(case: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, n
     """Each step's share of dWax, dWaa, dba (T_x, ...), and BPTT's gradients with no carry."""
     x, a0, da, params = (Tensor(case["x"]), Tensor(case["a0"]), case["da"], case["parameters"])
     T_x = case["x"].shape[2]
-    copies = [C._tensors(params, C.RNN_KEYS, grad=True) for _ in range(T_x)]
+    copies = [C.as_tensors(params, C.RNN_KEYS, grad=True) for _ in range(T_x)]
     a = C.rnn_unrolled(x, a0, lambda t: copies[t])
     sum((a_t * Tensor(da[:, :, t])).sum() for t, a_t in enumerate(a)).backward()
     steps = {"d" + k: np.stack([c[k].grad for c in copies]) for k in ("Wax", "Waa", "ba")}
-    p = C._tensors(params, C.RNN_KEYS, grad=True)
+    p = C.as_tensors(params, C.RNN_KEYS, grad=True)
     leaves = {"x": Tensor(case["x"], requires_grad=True),
               "a0": Tensor(case["a0"], requires_grad=True),
               "Wax": p["Wax"], "Waa": p["Waa"], "ba": p["ba"]}
     a = C.rnn_unrolled(leaves["x"], leaves["a0"], lambda t: p, detach_state=True)
     sum((a_t * Tensor(da[:, :, t])).sum() for t, a_t in enumerate(a)).backward()
-    return steps, C._grads(leaves)
+    return steps, C.gradients_of(leaves)
 
 
 def _call(kind: str, fn: Callable[..., Any], case: dict[str, Any]

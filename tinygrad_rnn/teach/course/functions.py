@@ -21,7 +21,7 @@ from tinygrad_rnn.nn.utils import clip_grad_value_
 
 __all__ = ["RNN_KEYS", "LSTM_KEYS", "rnn_cell_forward", "rnn_forward", "rnn_cell_backward",
            "rnn_backward", "lstm_cell_forward", "lstm_forward", "lstm_cell_backward", "clip",
-           "rnn_step", "lstm_step"]
+           "rnn_step", "lstm_step", "rnn_unrolled", "as_tensors", "gradients_of"]
 
 RNN_KEYS = ("Wax", "Waa", "Wya", "ba", "by")
 LSTM_KEYS = ("Wf", "Wi", "Wc", "Wo", "Wy", "bf", "bi", "bc", "bo", "by")
@@ -29,7 +29,9 @@ Params = dict[str, np.ndarray]
 Tensors = dict[str, Tensor]
 
 
-def _tensors(arrays: dict[str, np.ndarray], names: tuple[str, ...], grad: bool = False) -> Tensors:
+def as_tensors(arrays: dict[str, np.ndarray], names: tuple[str, ...],
+               grad: bool = False) -> Tensors:
+    """The named arrays as float64 Tensors (leaves that require grad when `grad`)."""
     return {k: Tensor(np.array(arrays[k], dtype=np.float64), requires_grad=grad) for k in names}
 
 
@@ -59,7 +61,7 @@ def rnn_cell_forward(xt: np.ndarray, a_prev: np.ndarray, parameters: Params
                      ) -> tuple[np.ndarray, np.ndarray, tuple]:
     """One RNN step: (a_next, yt_pred, cache) with cache = (a_next, a_prev, xt, parameters)."""
     with no_grad():
-        a_next, yt_pred = rnn_step(Tensor(xt), Tensor(a_prev), _tensors(parameters, RNN_KEYS))
+        a_next, yt_pred = rnn_step(Tensor(xt), Tensor(a_prev), as_tensors(parameters, RNN_KEYS))
     return a_next.numpy(), yt_pred.numpy(), (a_next.numpy(), a_prev, xt, parameters)
 
 
@@ -75,7 +77,8 @@ def rnn_forward(x: np.ndarray, a0: np.ndarray, parameters: Params
     return np.stack(a, axis=2), np.stack(y_pred, axis=2), (caches, x)
 
 
-def _grads(leaves: dict[str, Tensor]) -> dict[str, np.ndarray]:
+def gradients_of(leaves: dict[str, Tensor]) -> dict[str, np.ndarray]:
+    """{"d" + name: its .grad} in the course's naming (zeros where no gradient arrived)."""
     return {"d" + k: t.grad if t.grad is not None else np.zeros_like(t.data)
             for k, t in leaves.items()}
 
@@ -83,13 +86,13 @@ def _grads(leaves: dict[str, Tensor]) -> dict[str, np.ndarray]:
 def rnn_cell_backward(da_next: np.ndarray, cache: tuple) -> dict[str, np.ndarray]:
     """dxt, da_prev, dWax, dWaa, dba of Σ a_next ⊙ da_next, by autograd."""
     _, a_prev, xt, parameters = cache
-    p = _tensors(parameters, RNN_KEYS, grad=True)
+    p = as_tensors(parameters, RNN_KEYS, grad=True)
     leaves = {"xt": Tensor(np.array(xt, dtype=np.float64), requires_grad=True),
               "a_prev": Tensor(np.array(a_prev, dtype=np.float64), requires_grad=True),
               "Wax": p["Wax"], "Waa": p["Waa"], "ba": p["ba"]}
     a_next, _ = rnn_step(leaves["xt"], leaves["a_prev"], p)
     a_next.backward(np.asarray(da_next, dtype=np.float64))
-    return _grads(leaves)
+    return gradients_of(leaves)
 
 
 def rnn_unrolled(x: Tensor, a0: Tensor, params_at: Callable[[int], Tensors],
@@ -108,13 +111,13 @@ def rnn_backward(da: np.ndarray, caches: tuple[list, np.ndarray]) -> dict[str, n
     """dx, da0, dWax, dWaa, dba of Σ_t a⟨t⟩ ⊙ da[:, :, t] (BPTT), by autograd."""
     steps, x = caches
     _, a0, _, parameters = steps[0]
-    p = _tensors(parameters, RNN_KEYS, grad=True)
+    p = as_tensors(parameters, RNN_KEYS, grad=True)
     leaves = {"x": Tensor(np.array(x, dtype=np.float64), requires_grad=True),
               "a0": Tensor(np.array(a0, dtype=np.float64), requires_grad=True),
               "Wax": p["Wax"], "Waa": p["Waa"], "ba": p["ba"]}
     a = rnn_unrolled(leaves["x"], leaves["a0"], lambda t: p)
     sum((a_t * Tensor(da[:, :, t])).sum() for t, a_t in enumerate(a)).backward()
-    return _grads(leaves)
+    return gradients_of(leaves)
 
 
 def lstm_cell_forward(xt: np.ndarray, a_prev: np.ndarray, c_prev: np.ndarray, parameters: Params
@@ -123,7 +126,7 @@ def lstm_cell_forward(xt: np.ndarray, a_prev: np.ndarray, c_prev: np.ndarray, pa
     ft, it, cct, ot, xt, parameters) as in the course."""
     with no_grad():
         a_next, c_next, yt_pred, gates = lstm_step(Tensor(xt), Tensor(a_prev), Tensor(c_prev),
-                                                   _tensors(parameters, LSTM_KEYS))
+                                                   as_tensors(parameters, LSTM_KEYS))
     ft, it, cct, ot = (g.numpy() for g in gates)
     cache = (a_next.numpy(), c_next.numpy(), a_prev, c_prev, ft, it, cct, ot, xt, parameters)
     return a_next.numpy(), c_next.numpy(), yt_pred.numpy(), cache
@@ -147,12 +150,13 @@ def lstm_cell_backward(da_next: np.ndarray, dc_next: np.ndarray, cache: tuple
                        ) -> dict[str, np.ndarray]:
     """dxt, da_prev, dc_prev and dW·, db· (f, i, c, o) of Σ a_next ⊙ da_next + c_next ⊙ dc_next."""
     _, _, a_prev, c_prev, _, _, _, _, xt, parameters = cache
-    p = _tensors(parameters, LSTM_KEYS, grad=True)
+    p = as_tensors(parameters, LSTM_KEYS, grad=True)
     state = {k: Tensor(np.array(v, dtype=np.float64), requires_grad=True)
              for k, v in (("xt", xt), ("a_prev", a_prev), ("c_prev", c_prev))}
     a_next, c_next, _, _ = lstm_step(state["xt"], state["a_prev"], state["c_prev"], p)
     ((a_next * Tensor(da_next)).sum() + (c_next * Tensor(dc_next)).sum()).backward()
-    return _grads({**state, **{k: p[k] for k in ("Wf", "Wi", "Wc", "Wo", "bf", "bi", "bc", "bo")}})
+    weights = ("Wf", "Wi", "Wc", "Wo", "bf", "bi", "bc", "bo")
+    return gradients_of({**state, **{k: p[k] for k in weights}})
 
 
 def clip(gradients: dict[str, np.ndarray], maxValue: float) -> dict[str, np.ndarray]:  # noqa: N803

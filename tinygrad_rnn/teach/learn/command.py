@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
+import math
 import os
 import shutil
 import signal
@@ -100,10 +102,10 @@ def show_list(workspace: Workspace) -> int:
     passed = sum(r["status"] == "passed" for r in records)
     _say(f"the exercise path, in course order: {passed} of {len(EXERCISES)} passed "
          f"(work folder {workspace.root}/)")
-    print(f"{'#':>3}  {'status':<13} exercise")
+    print(f"{'#':>3}  {'status':<13} {'checks':>6}  exercise")
     for number, (exercise, record) in enumerate(zip(EXERCISES, records, strict=True), start=1):
-        status = f"{GLYPHS[record['status']]} {record['status']}"
-        print(f"{number:>3}  {status:<13} {exercise.title}")
+        status = f"{GLYPHS.get(record['status'], '?')} {record['status']}"
+        print(f"{number:>3}  {status:<13} {record['checks']:>6}  {exercise.title}")
     following = _next(workspace)
     if following is None:
         print("all passed: the whole path is done")
@@ -162,7 +164,6 @@ def run_check(number: int, path: Path, timeout: float) -> dict[str, Any]:
             return {"status": "error", "message": f"the check's process ended (exit status "
                     f"{code}) before it could report: does your code call os._exit() or "
                     f"kill its process?"}
-        import json
         return json.loads(result.read_text(encoding="utf-8"))
 
 
@@ -177,19 +178,19 @@ def _kill(child: subprocess.Popen) -> None:
 
 def check(workspace: Workspace, number: int, exercise: Exercise, timeout: float) -> int:
     """Grade the learner's file, record the outcome, print it; 0 only when it passed."""
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise LearnError(f"--timeout must be a finite number of seconds > 0, got {timeout:g}")
     path = workspace.path(number, exercise)
     if not path.is_file():
         raise LearnError(f"{path} does not exist: start exercise {number} with: tinygrad-rnn "
                          f"learn start {number}")
-    if not timeout > 0:
-        raise LearnError(f"--timeout must be a number of seconds > 0, got {timeout:g}")
     if importlib.util.find_spec("hypothesis") is None:
         raise LearnError("learn check draws its cases with hypothesis: pip install hypothesis")
     outcome = run_check(number, path, timeout)
     record = workspace.record(number)
     workspace.update(number, status=outcome["status"], checks=record["checks"] + 1)
     _say(f"exercise {number}: {exercise.title} ({path})")
-    _say(f"{GLYPHS[outcome['status']]} {outcome['message']}")
+    _say(f"{GLYPHS.get(outcome['status'], '?')} {outcome['message']}")
     if outcome["status"] == "passed":
         following = _next(workspace)
         done = sum(workspace.record(n)["status"] == "passed"
