@@ -15,6 +15,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from tinygrad_rnn.engine.threads import add_threads_flag, use_threads
+
 __all__ = ["Printer", "FIRST_NAMES", "SURNAMES", "gallery_parser", "run_length"]
 
 Settings = TypeVar("Settings")
@@ -45,17 +47,21 @@ walker warren watson webb wheeler whitaker wood wright young
 
 
 def gallery_parser(doc: str, seed: int) -> argparse.ArgumentParser:
-    """A parser with the flags every gallery demo takes: --quick, --steps, --seed, --plain."""
+    """A parser with the flags every gallery demo takes: --quick, --steps, --seed, --plain,
+    --threads."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a short run (the test runs this)")
     parser.add_argument("--steps", type=int, help="optimizer steps (0: evaluate untrained)")
     parser.add_argument("--seed", type=int, default=seed)
     parser.add_argument("--plain", action="store_true", help="plain text, no colours or boxes")
+    add_threads_flag(parser)
     return parser
 
 
 def run_length(s: Settings, args: argparse.Namespace, **quick: Any) -> Settings:
-    """The settings with the `quick` changes under --quick, then the steps of --steps if given."""
+    """The settings with the `quick` changes under --quick, then the steps of --steps if given;
+    sets the BLAS thread count (--threads, else one)."""
+    use_threads(args.threads)
     if args.quick:
         s = replace(s, **quick)
     if args.steps is not None:

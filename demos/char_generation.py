@@ -29,6 +29,7 @@ from tinygrad_rnn.data import (
     split_train_val,
     text_lines,
 )
+from tinygrad_rnn.engine.threads import add_threads_flag, use_threads
 from tinygrad_rnn.lm.generate import generate
 from tinygrad_rnn.nn.utils import clip_grad_norm_
 
@@ -105,7 +106,9 @@ def main() -> int:
     parser.add_argument("--data", help="a text file, one example per line")
     parser.add_argument("--cell", choices=["rnn", "gru", "lstm"], default=Settings.cell)
     parser.add_argument("--steps", type=int, default=Settings.steps)
+    add_threads_flag(parser)
     args = parser.parse_args()
+    use_threads(args.threads)                                # one BLAS thread by default
     s = Settings(data=args.data, cell=args.cell, steps=args.steps)
 
     # data: one example per line, 10% of the lines held out

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tinygrad_rnn.engine.threads import add_threads_flag, use_threads
 from tinygrad_rnn.lm import sample_text, score_text
 from tinygrad_rnn.lm.dashboard import make_reporter
 from tinygrad_rnn.lm.train import BEST, TrainConfig, load_model, train
@@ -43,7 +44,9 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=Settings.minutes, help="training time")
     parser.add_argument("--out", help="keep the run in this directory (default: a temporary one)")
     parser.add_argument("--plain", action="store_true", help="plain lines, no dashboard")
+    add_threads_flag(parser)
     args = parser.parse_args()
+    use_threads(args.threads)                                # one BLAS thread by default
     s = Settings(minutes=args.minutes)
     config = TrainConfig(hidden=s.hidden, seq_len=s.seq_len, batch_size=s.batch_size, lr=s.lr,
                          eval_every=s.eval_every, steps=100_000, minutes=s.minutes)

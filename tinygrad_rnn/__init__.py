@@ -36,6 +36,7 @@ from tinygrad_rnn.engine.tensor import (
     no_grad,
     watch,
 )
+from tinygrad_rnn.engine.threads import get_num_threads, set_num_threads
 from tinygrad_rnn.nn import utils as clip  # tg.clip.clip_grad_norm_, as before nn.utils existed
 from tinygrad_rnn.testing.anomaly import AnomalyError, detect_anomaly
 from tinygrad_rnn.testing.gradcheck import GradcheckError, gradcheck, numerical_grad
@@ -58,5 +59,6 @@ __all__ = [
     "tensor", "zeros", "ones", "full", "randn", "rand", "uniform", "arange", "eye",
     "zeros_like", "ones_like", "randn_like", "cat", "stack", "where", "manual_seed",
     "gradcheck", "numerical_grad", "GradcheckError", "detect_anomaly", "AnomalyError",
-    "optim", "clip", "nn", "draw", "watch", "scan_source", "scan_report",
+    "optim", "clip", "nn", "draw", "watch", "scan_source", "scan_report", "set_num_threads",
+    "get_num_threads",
 ]

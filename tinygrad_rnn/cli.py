@@ -40,6 +40,7 @@ from tinygrad_rnn.data import (
     stream_eval_batches,
     text_lines,
 )
+from tinygrad_rnn.engine.threads import add_threads_flag, use_threads
 from tinygrad_rnn.lm.checkpoint import CheckpointError
 from tinygrad_rnn.lm.generate import GenerationError
 from tinygrad_rnn.lm.model import (
@@ -219,6 +220,8 @@ def build_parser() -> Parser:
     d.set_defaults(handler=cmd_graph)
 
     add_learn_parser(commands)          # learn list|start|check|hint: teach/learn/command.py
+    for command in commands.choices.values():        # every command, including ones added later
+        add_threads_flag(command)
     return parser
 
 
@@ -426,6 +429,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (2 for bad input, with one line on stderr)."""
     args = build_parser().parse_args(argv)
+    use_threads(args.threads)                # one BLAS thread unless --threads says otherwise
     try:
         with np.errstate(all="ignore"):      # non-finite values are reported once, as errors
             return args.handler(args)

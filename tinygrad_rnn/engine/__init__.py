@@ -6,6 +6,7 @@
     random.py     the one seeded generator behind every random number
     scan.py       runs a recurrent cell's step over time as one graph node
     scan_compile.py  turns scan's traced step into generated Python source (forward, backward)
+    threads.py    how many BLAS threads numpy uses (one, unless told otherwise)
 
 It imports numpy and nothing above it.
 """

@@ -36,13 +36,20 @@ class Adagrad(Optimizer):
                          initial_accumulator_value=initial_accumulator_value, eps=eps,
                          maximize=maximize)
 
+    def _init_state(self, param: np.ndarray, group: dict[str, Any]) -> dict[str, Any]:
+        return {"step": 0, "sum": np.full_like(param, group["initial_accumulator_value"])}
+
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any],
-                group: dict[str, Any]) -> None:
+                group: dict[str, Any], scratch: np.ndarray) -> None:
         if group["weight_decay"] != 0:
             grad = grad + group["weight_decay"] * param
-        if not state:
-            state.update(step=0, sum=np.full_like(param, group["initial_accumulator_value"]))
         state["step"] += 1
         step_lr = group["lr"] / (1.0 + (state["step"] - 1) * group["lr_decay"])
-        state["sum"] += grad * grad
-        param -= step_lr * grad / (np.sqrt(state["sum"]) + group["eps"])
+        total = state["sum"]
+        np.multiply(grad, grad, out=scratch)
+        total += scratch                               # S ← S + g²
+        np.sqrt(total, out=scratch)
+        scratch += group["eps"]
+        np.divide(grad, scratch, out=scratch)          # g / (√S + ε)
+        scratch *= step_lr
+        param -= scratch

@@ -37,24 +37,34 @@ class Adam(Optimizer):
         """Adam's weight decay: an L2 penalty, added to the gradient."""
         return grad + group["weight_decay"] * param if group["weight_decay"] != 0 else grad
 
+    def _init_state(self, param: np.ndarray, group: dict[str, Any]) -> dict[str, Any]:
+        state = {"step": 0, "exp_avg": np.zeros_like(param), "exp_avg_sq": np.zeros_like(param)}
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"] = np.zeros_like(param)
+        return state
+
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any],
-                group: dict[str, Any]) -> None:
+                group: dict[str, Any], scratch: np.ndarray) -> None:
         (beta1, beta2), lr, eps = group["betas"], group["lr"], group["eps"]
         grad = self._decay(param, grad, group)
-        if not state:
-            state.update(step=0, exp_avg=np.zeros_like(param), exp_avg_sq=np.zeros_like(param))
-            if group["amsgrad"]:
-                state["max_exp_avg_sq"] = np.zeros_like(param)
         state["step"] += 1
         m, v, t = state["exp_avg"], state["exp_avg_sq"], state["step"]
-        m += (1.0 - beta1) * (grad - m)
+        np.subtract(grad, m, out=scratch)
+        scratch *= 1.0 - beta1
+        m += scratch                                   # m ← m + (1 − β₁)(g − m)
         v *= beta2
-        v += (1.0 - beta2) * grad * grad
+        np.multiply(grad, 1.0 - beta2, out=scratch)
+        scratch *= grad
+        v += scratch                                   # v ← β₂v + (1 − β₂)g²
         if group["amsgrad"]:
             np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
             v = state["max_exp_avg_sq"]
-        denom = np.sqrt(v) / math.sqrt(1.0 - beta2**t) + eps
-        param -= (lr / (1.0 - beta1**t)) * m / denom
+        np.sqrt(v, out=scratch)
+        scratch /= math.sqrt(1.0 - beta2**t)
+        scratch += eps                                 # √v̂ / √(1 − β₂ᵗ) + ε
+        np.divide(m, scratch, out=scratch)
+        scratch *= lr / (1.0 - beta1**t)
+        param -= scratch
 
 
 class AdamW(Adam):

@@ -1,13 +1,17 @@
 """The optimizer base class: parameter groups, per-parameter state, zero_grad and state_dict.
 
 A subclass declares its hyper-parameters (`defaults`) with a check for each (`checks`) and writes
-one method, `_update(param, grad, state, group)`, the update rule for a single parameter array.
+two methods: `_init_state(param, group)`, the buffers a parameter starts with, and
+`_update(param, grad, state, group, scratch)`, the update rule for a single parameter array.
 The base class does the rest, as torch.optim.Optimizer does:
 
 - `params` is an iterable of Tensors, or a list of dicts ("param groups"), each with a `params`
   entry and any hyper-parameters that should differ from the defaults for that group;
-- `step()` skips parameters whose `.grad` is None and updates `.data` in place (modules keep
-  their arrays), computing in the parameter's dtype;
+- hyper-parameters are checked when a group is added or loaded, never again in `step()`;
+- `step()` is one pass over the parameters: it skips those whose `.grad` is None and updates
+  `.data` in place (modules keep their arrays), computing in the parameter's dtype; the state
+  buffers are arrays updated in place, and the update's intermediate values go through one
+  reused `scratch` array, so a step allocates nothing (with default hyper-parameters);
 - `state_dict()` holds only numbers, strings, lists, dicts and numpy arrays (a checkpoint stores it
   as `.npz` + JSON); the state is keyed by parameter index, counting through the groups in order.
 """
@@ -77,6 +81,7 @@ class Optimizer:
         self.defaults = dict(hyper)
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[Tensor, dict[str, Any]] = {}  # parameter -> its buffers, made lazily
+        self._scratch: dict[np.dtype, np.ndarray] = {}  # dtype -> a flat work array, reused
         groups = [params] if isinstance(params, (Tensor, dict)) else list(params)
         if not groups:
             raise ValueError(f"{self.name}: got an empty parameter list")
@@ -123,22 +128,42 @@ class Optimizer:
                     p.grad.fill(0.0)
 
     def step(self) -> None:
-        """Update every parameter that has a gradient, in place."""
+        """Update every parameter that has a gradient, in place (one pass, no re-validation)."""
         for group in self.param_groups:
+            maximize = group["maximize"]
             for p in group["params"]:
-                if p.grad is None:
+                grad, param = p.grad, p.data
+                if grad is None:
                     continue
-                if p.grad.shape != p.shape:
-                    raise ValueError(f"{self.name}.step: a parameter of shape {p.shape} has a "
-                                     f"gradient of shape {p.grad.shape}")
-                grad = p.grad.astype(p.data.dtype, copy=False)
-                if group["maximize"]:
+                if grad.shape != param.shape:
+                    raise ValueError(f"{self.name}.step: a parameter of shape {param.shape} has "
+                                     f"a gradient of shape {grad.shape}")
+                if grad.dtype != param.dtype:
+                    grad = grad.astype(param.dtype)
+                if maximize:
                     grad = -grad
-                self._update(p.data, grad, self.state.setdefault(p, {}), group)
+                state = self.state.get(p)
+                if state is None:
+                    state = self.state[p] = self._init_state(param, group)
+                self._update(param, grad, state, group, self._scratch_like(param))
+                # every in-place write to p.data happens in _update, just above
+
+    def _scratch_like(self, param: np.ndarray) -> np.ndarray:
+        """A work array of param's shape and dtype: a view of one flat array per dtype, grown to
+        the largest parameter (its contents are garbage; `_update` overwrites them)."""
+        flat = self._scratch.get(param.dtype)
+        if flat is None or flat.size < param.size:
+            flat = self._scratch[param.dtype] = np.empty(param.size, dtype=param.dtype)
+        return flat[:param.size].reshape(param.shape)
+
+    def _init_state(self, param: np.ndarray, group: dict[str, Any]) -> dict[str, Any]:
+        """The buffers of a parameter before its first step (an empty dict: none yet)."""
+        return {}
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any],
-                group: dict[str, Any]) -> None:
-        """Apply one step of the update rule to `param` in place (never modify `grad`)."""
+                group: dict[str, Any], scratch: np.ndarray) -> None:
+        """Apply one step of the update rule to `param` in place; `state`'s arrays are updated
+        in place too, `scratch` is free to overwrite, `grad` is never modified."""
         raise NotImplementedError
 
     # ---- checkpoints --------------------------------------------------------------------------

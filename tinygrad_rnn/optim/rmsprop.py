@@ -32,31 +32,42 @@ class RMSprop(Optimizer):
         super().__init__(params, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                          momentum=momentum, centered=centered, maximize=maximize)
 
+    def _init_state(self, param: np.ndarray, group: dict[str, Any]) -> dict[str, Any]:
+        state = {"step": 0, "square_avg": np.zeros_like(param)}
+        if group["momentum"] > 0:
+            state["momentum_buffer"] = np.zeros_like(param)
+        if group["centered"]:
+            state["grad_avg"] = np.zeros_like(param)
+        return state
+
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any],
-                group: dict[str, Any]) -> None:
+                group: dict[str, Any], scratch: np.ndarray) -> None:
         alpha, momentum = group["alpha"], group["momentum"]
         if group["weight_decay"] != 0:
             grad = grad + group["weight_decay"] * param
-        if not state:
-            state.update(step=0, square_avg=np.zeros_like(param))
-            if momentum > 0:
-                state["momentum_buffer"] = np.zeros_like(param)
-            if group["centered"]:
-                state["grad_avg"] = np.zeros_like(param)
         state["step"] += 1
         square_avg = state["square_avg"]
         square_avg *= alpha
-        square_avg += (1.0 - alpha) * grad * grad
+        np.multiply(grad, 1.0 - alpha, out=scratch)
+        scratch *= grad
+        square_avg += scratch                          # s ← αs + (1 − α)g²
         if group["centered"]:
             grad_avg = state["grad_avg"]
-            grad_avg += (1.0 - alpha) * (grad - grad_avg)
-            denom = np.sqrt(square_avg - grad_avg * grad_avg) + group["eps"]
+            np.subtract(grad, grad_avg, out=scratch)
+            scratch *= 1.0 - alpha
+            grad_avg += scratch                        # ḡ ← αḡ + (1 − α)g
+            np.multiply(grad_avg, grad_avg, out=scratch)
+            np.subtract(square_avg, scratch, out=scratch)
+            np.sqrt(scratch, out=scratch)
         else:
-            denom = np.sqrt(square_avg) + group["eps"]
+            np.sqrt(square_avg, out=scratch)
+        scratch += group["eps"]                        # d
+        np.divide(grad, scratch, out=scratch)          # g / d
         if momentum > 0:
             buf = state["momentum_buffer"]
             buf *= momentum
-            buf += grad / denom
-            param -= group["lr"] * buf
+            buf += scratch                             # b ← μb + g/d
+            np.multiply(buf, group["lr"], out=scratch)
         else:
-            param -= group["lr"] * grad / denom
+            scratch *= group["lr"]
+        param -= scratch

@@ -38,17 +38,23 @@ class SGD(Optimizer):
                              f"momentum={group['momentum']}, dampening={group['dampening']}")
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any],
-                group: dict[str, Any]) -> None:
+                group: dict[str, Any], scratch: np.ndarray) -> None:
         momentum, weight_decay = group["momentum"], group["weight_decay"]
         if weight_decay != 0:
             grad = grad + weight_decay * param
         if momentum != 0:
-            if "momentum_buffer" not in state:
-                state["momentum_buffer"] = grad.copy()
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = grad.copy()     # b ← g on the first step
             else:
-                buf = state["momentum_buffer"]
                 buf *= momentum
-                buf += (1.0 - group["dampening"]) * grad
-            buf = state["momentum_buffer"]
-            grad = grad + momentum * buf if group["nesterov"] else buf
-        param -= group["lr"] * grad
+                np.multiply(grad, 1.0 - group["dampening"], out=scratch)
+                buf += scratch                                   # b ← μb + (1 − τ)g
+            if group["nesterov"]:
+                np.multiply(buf, momentum, out=scratch)
+                scratch += grad                                  # g + μb
+                grad = scratch
+            else:
+                grad = buf
+        np.multiply(grad, group["lr"], out=scratch)
+        param -= scratch
