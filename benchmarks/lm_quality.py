@@ -8,7 +8,7 @@ The corpus: every distinct lower-case word (3+ letters) of Python's help text, o
 about 2,800 "names" that every CPython install carries. Both models (embedding 32, GRU 128, batch
 32, Adam lr 3e-3, gradient-norm clip 1.0) see exactly the same batches of lines; the held-out
 loss is the mean nats per predicted character (letters and end of line) on the validation lines.
-Targets (issue 5): held-out loss within 0.02 nats of PyTorch's, wall time at most 1.5× PyTorch's.
+Goals: held-out loss within 0.02 nats of PyTorch's, wall time at most 1.5× PyTorch's.
 Both run on one thread (BLAS and torch), which is also the fastest for models this small.
 """
 
@@ -41,7 +41,7 @@ from tinygrad_rnn.nn.utils import clip_grad_norm_  # noqa: E402
 
 @dataclass
 class Settings:
-    """The benchmark's settings (issue 5's numbers are the defaults)."""
+    """The benchmark's settings (the goals above are for these defaults)."""
 
     steps: int = 3000        # optimizer steps for each framework
     embed: int = 32          # embedding width

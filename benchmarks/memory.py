@@ -18,13 +18,15 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from rich.console import Console
 
-from benchmarks.contenders import by_key
+from benchmarks.contenders import CONTENDERS, by_key
 from benchmarks.numpy_bptt import init_params
+from benchmarks.report import Goal, Result, Section
 from benchmarks.step import Unavailable
 from benchmarks.workloads import make_data, memory_workload
 
-__all__ = ["status_kib", "probe", "measure"]
+__all__ = ["status_kib", "probe", "measure", "SECTION"]
 
 STATUS = Path("/proc/self/status")
 REPO = Path(__file__).resolve().parent.parent
@@ -79,3 +81,23 @@ def measure(keys: list[str], quick: bool) -> dict[str, dict[str, object]]:
         else:
             results[key] = json.loads(done.stdout)
     return results
+
+
+def _measure(quick: bool, blocks: int, console: Console) -> list[Result]:
+    """Every contender's peak, each in its own process (blocks do not apply)."""
+    workload = memory_workload(quick)
+    keys = [c.key for c in CONTENDERS]
+    probed = measure(keys, quick)
+    return [Result("memory", c.key, c.label(workload.cell), str(probed[c.key]["status"]), "MiB",
+                   probed[c.key].get("peak_mib"), loss=probed[c.key].get("loss"))
+            for c in CONTENDERS]
+
+
+def _goals(quick: bool) -> list[Goal]:
+    w = memory_workload(quick)
+    what = (f"peak memory of one forward and backward: LSTM, hidden {w.hidden}, T {w.steps}, "
+            f"batch {w.batch}, {w.dtype}")
+    return [Goal(what, ("memory", "ours-layer"), ("memory", "numpy"), 1.3)]
+
+
+SECTION = Section("memory", _measure, _goals)

@@ -21,7 +21,7 @@ from benchmarks.numpy_bptt import Params
 from benchmarks.step import Step, make_step
 from benchmarks.workloads import Workload
 
-__all__ = ["available", "version", "fused_step", "primitives_step"]
+__all__ = ["available", "version", "torch_module", "fused_step", "primitives_step"]
 
 RECURRENT_KEYS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
@@ -40,6 +40,14 @@ def _torch() -> ModuleType | None:
 def available() -> bool:
     """True when torch can be imported."""
     return _torch() is not None
+
+
+def torch_module() -> ModuleType:
+    """torch itself, on one thread (check `available()` first)."""
+    torch = _torch()
+    if torch is None:
+        raise ImportError("torch is not installed")
+    return torch
 
 
 def version() -> str | None:

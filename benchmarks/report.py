@@ -1,7 +1,8 @@
-"""The report: measured results, the ratios issue 7 sets targets for, a rich table and JSON.
+"""The report: measured results, how each compares with its goal, a rich table and JSON.
 
 A result is one (workload, contender) measurement: seconds per training step, seconds per time
-step (scaling), or peak MiB (memory). A target row divides ours by a contender's result.
+step (scaling), seconds per run (names), or peak MiB (memory). A goal row divides one result of
+ours by one of another implementation and says whether the ratio is at most the goal.
 
     python -m benchmarks --quick           # the tables
     python -m benchmarks --quick --json    # the same as JSON
@@ -9,13 +10,14 @@ step (scaling), or peak MiB (memory). A target row divides ours by a contender's
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["Result", "Target", "TARGETS", "target_rows", "render"]
+__all__ = ["Result", "Goal", "Section", "goal_rows", "render", "as_dicts"]
 
 
 @dataclass
@@ -33,23 +35,23 @@ class Result:
 
 
 @dataclass(frozen=True)
-class Target:
-    """ours / vs ≤ target on `workload`; for scaling, vs is ours again at the shortest T."""
+class Goal:
+    """One row of the goals table: ours / vs ≤ goal, with `what` saying what is compared."""
 
-    workload: str
-    ours: str
-    vs: str
-    target: float
+    what: str                    # the workload in a user's words
+    ours: tuple[str, str]        # (workload, contender) of our result
+    vs: tuple[str, str]          # (workload, contender) of the result we compare with
+    goal: float
 
 
-TARGETS = (
-    Target("min-char-rnn", "ours-layer", "numpy", 1.0),
-    Target("min-char-rnn", "ours-layer", "torch-fused", 1.0),
-    Target("lstm", "ours-layer", "numpy", 1.0),
-    Target("lstm", "ours-cell", "torch-prims", 1.0),
-    Target("scaling", "ours-layer", "ours-layer", 1.2),
-    Target("memory", "ours-layer", "numpy", 1.5),
-)
+@dataclass(frozen=True)
+class Section:
+    """One part of `make bench` (benchmarks/sections.py lists them): `measure(quick, blocks,
+    console)` returns its results, `goals(quick)` its rows of the goals table."""
+
+    name: str                                           # what --only selects
+    measure: Callable[[bool, int, Console], list[Result]]
+    goals: Callable[[bool], list[Goal]]
 
 
 def _find(results: list[Result], workload: str, contender: str) -> Result | None:
@@ -59,30 +61,22 @@ def _find(results: list[Result], workload: str, contender: str) -> Result | None
     return None
 
 
-def target_rows(results: list[Result]) -> list[dict[str, Any]]:
-    """One row per target: the labels, the measured ratio (None when a side is missing)."""
-    scaling = [r.workload for r in results if r.workload.startswith("scaling")]
-    shortest, longest = (scaling[0], scaling[-1]) if scaling else ("scaling", "scaling")
+def goal_rows(goals: list[Goal], results: list[Result]) -> list[dict[str, Any]]:
+    """One row per goal: what, the labels, the measured ratio (None when a side is missing)."""
     rows = []
-    for target in TARGETS:
-        if target.workload == "scaling":
-            ours, vs = _find(results, longest, target.ours), _find(results, shortest, target.vs)
-            workload = f"scaling {longest.split()[-1]} / {shortest.split()[-1]}"
-        else:
-            ours, vs = _find(results, target.workload, target.ours), \
-                _find(results, target.workload, target.vs)
-            workload = target.workload
+    for goal in goals:
+        ours, vs = _find(results, *goal.ours), _find(results, *goal.vs)
         row: dict[str, Any] = {
-            "workload": workload, "ours": target.ours, "vs": target.vs,
-            "ours_label": ours.label if ours else target.ours,
-            "vs_label": vs.label if vs else target.vs,
-            "target": target.target, "ratio": None, "met": None, "status": "ok"}
+            "what": goal.what, "ours": list(goal.ours), "vs": list(goal.vs),
+            "ours_label": ours.label if ours else goal.ours[1],
+            "vs_label": vs.label if vs else goal.vs[1],
+            "goal": goal.goal, "ratio": None, "met": None, "status": "ok"}
         missing = [r for r in (ours, vs) if r is None or r.value is None]
         if missing:
             row["status"] = missing[0].status if missing[0] else "not measured"
         else:
             row["ratio"] = ours.value / vs.value
-            row["met"] = row["ratio"] <= target.target
+            row["met"] = row["ratio"] <= goal.goal
         rows.append(row)
     return rows
 
@@ -120,10 +114,11 @@ def _skipped_note(results: list[Result]) -> str:
 
 def _results_table(results: list[Result]) -> Table:
     table = Table(title="Measurements (median of interleaved blocks; one BLAS thread)",
-                  caption="per training step; scaling: per time step; memory: peak above the "
-                          "baseline\n× base: over hand-derived numpy; scaling: over the same "
-                          "contender at the shortest T\n" + _skipped_note(results))
-    for column in ("workload", "contender", "median", "spread", "first loss", "× base"):
+                  caption="per training step; scaling: per time step; names: per whole run; "
+                          "memory: peak above the baseline\n× numpy: over the numpy written by "
+                          "hand; scaling: over the same contender at the shortest T\n"
+                          + _skipped_note(results))
+    for column in ("workload", "contender", "median", "spread", "loss", "× numpy"):
         table.add_column(column, justify="left" if column in ("workload", "contender")
                          else "right")
     previous = None
@@ -142,18 +137,24 @@ def _results_table(results: list[Result]) -> Table:
     return table
 
 
-def _targets_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table(title="Issue 7 targets (ratio = ours / contender, lower is better)")
-    for column in ("workload", "ours via", "vs", "ratio", "target", ""):
-        table.add_column(column, justify="right" if column in ("ratio", "target") else "left")
+def _goals_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="Where we stand (ratio = ours / the other: below 1, ours is faster or "
+                        "smaller)")
+    for column in ("workload", "ours", "against", "ratio", "goal", ""):
+        table.add_column(column, justify="right" if column in ("ratio", "goal") else "left",
+                         overflow="fold")
+    previous = None
     for row in rows:
         if row["ratio"] is None:
             verdict, ratio = f"[dim]{row['status'].removeprefix('skipped: ')}[/dim]", "—"
         else:
             ratio = f"{row['ratio']:.2f}"
             verdict = "[green]met[/green]" if row["met"] else "[red]not met[/red]"
-        table.add_row(row["workload"], row["ours_label"], row["vs_label"], ratio,
-                      f"≤ {row['target']:g}", verdict)
+        if previous is not None and row["what"] != previous:
+            table.add_section()
+        table.add_row(row["what"] if row["what"] != previous else "", row["ours_label"],
+                      row["vs_label"], ratio, f"≤ {row['goal']:g}", verdict)
+        previous = row["what"]
     return table
 
 
@@ -161,7 +162,7 @@ def render(report: dict[str, Any], console: Console) -> None:
     """Print the results and targets tables, and the configuration line."""
     results = [Result(**r) for r in report["results"]]
     console.print(_results_table(results))
-    console.print(_targets_table(report["targets"]))
+    console.print(_goals_table(report["goals"]))
     config = report["config"]
     console.print(f"[dim]{'quick' if config['quick'] else 'full'} run · python "
                   f"{config['python']} · numpy {config['numpy']} · torch "

@@ -1,4 +1,4 @@
-"""Soak (issue 8): many training steps of the language model, resident memory sampled as it goes.
+"""Soak: many training steps of the language model, resident memory sampled as it goes.
 
 Truncated BPTT on the built-in corpus, the way `tinygrad-rnn train` runs it: the hidden state is
 carried across windows and detached (reset at each new pass), Adam, gradients clipped by norm. A
@@ -35,7 +35,7 @@ from tinygrad_rnn.lm import LanguageModel, ModelConfig, detach_state  # noqa: E4
 
 @dataclass(frozen=True)
 class Settings:
-    steps: int = 20_000      # training steps (issue 8 asks for 20,000)
+    steps: int = 20_000      # training steps
     every: int = 1_000       # sample resident memory every this many steps
     cell: str = "gru"        # rnn, gru or lstm
     hidden: int = 128        # the CLI's default model size

@@ -1,4 +1,4 @@
-"""The benchmark workloads of issue 7 (sizes, dtype, optimizer, clipping) and their data.
+"""The training benchmark workloads (sizes, dtype, optimizer, clipping) and their data.
 
 Every workload is a character model on one-hot input: a recurrent layer, a linear head on every
 step, and the mean cross-entropy over all T·B positions. `train=True` times a whole training step

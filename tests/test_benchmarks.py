@@ -5,7 +5,9 @@
 - the comparison catches a perturbed gradient (the negative test).
 - our contenders and the numpy one compute the same losses over three training steps (so the
   same clipping and optimizer updates too).
-- `python -m benchmarks --quick --json` prints every row (a smoke test; timings are not checked).
+- an optimizer step and a clip alone (the updates rows) do the same work as the numpy ones.
+- `python -m benchmarks --quick --json` prints every row and every goal (a smoke test; timings
+  are not checked), and the printed report speaks to users (no internal issue numbers).
 torch is never imported here.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -20,10 +23,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from rich.console import Console
 
-from benchmarks import numpy_bptt
+from benchmarks import names, numpy_bptt, report, updates
 from benchmarks.contenders import CONTENDERS, by_key
-from benchmarks.report import TARGETS
+from benchmarks.sections import SECTIONS
 from benchmarks.workloads import Workload, make_data, memory_workload, suite
 from tinygrad_rnn import Tensor, nn, numerical_grad
 from tinygrad_rnn.nn import functional as F
@@ -164,21 +168,47 @@ def test_clipping_is_active_in_the_agreement_test() -> None:
     assert third[0] != pytest.approx(third[1], rel=1e-6)
 
 
+# ---- an update alone: ours and numpy's do the same work ----------------------------------------
+@pytest.mark.parametrize("kind, on", [("adam", "lstm"), ("adagrad", "min-char-rnn"),
+                                      ("clip", "lstm")])
+def test_update_rows_compute_what_numpy_computes(kind: str, on: str) -> None:
+    workload = next(w for w in suite(quick=True) if w.name == on)
+    params, grads = updates.problem(workload)
+    step, ours = updates.ours(kind, params, grads, workload.lr)
+    hand, theirs = updates.by_hand(kind, params, grads, workload.lr)
+    for _ in range(3):
+        assert step() == pytest.approx(hand(), rel=1e-5)        # clip: the norms before
+    start = list(grads.values()) if kind == "clip" else list(params.values())
+    for name, got, want, before in zip(params, ours, theirs, start, strict=True):
+        assert not np.allclose(got, before, rtol=1e-6, atol=0), name     # the update did work
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7, err_msg=name)
+
+
 # ---- the command runs and reports every row -----------------------------------------------------
 def test_quick_json_report_has_every_row() -> None:
     command = [sys.executable, "-m", "benchmarks", "--quick", "--json", "--blocks", "1"]
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
-    workloads = [w.name for w in suite(quick=True)] + [memory_workload(quick=True).name]
-    rows = {(r["workload"], r["contender"]): r for r in report["results"]}
-    assert set(rows) == {(w, c.key) for w in workloads for c in CONTENDERS}
+    data = json.loads(done.stdout)
+    training = [w.name for w in suite(quick=True)] + [memory_workload(quick=True).name]
+    expected = {(w, c.key) for w in training for c in CONTENDERS}
+    expected |= {(f"names {cell.upper()}", key) for cell in names.CELLS
+                 for key in ("ours", "torch")}
+    expected |= {(u.name, key) for u in updates.UPDATES for key in ("ours", "numpy")}
+    rows = {(r["workload"], r["contender"]): r for r in data["results"]}
+    assert set(rows) == expected
     for (workload, key), row in rows.items():
-        if key in OURS_AND_NUMPY and not (key == "numpy" and workload.startswith("scaling")):
-            assert row["status"] == "ok" and row["value"] > 0, (workload, key, row["status"])
-        else:
+        if "torch" in key or (key == "numpy" and workload.startswith("scaling")):
             assert row["status"].startswith("skipped") or row["status"] == "ok"
-    assert len(report["targets"]) == len(TARGETS)
-    for target in report["targets"]:
-        if "torch" not in target["vs"]:
-            assert target["ratio"] > 0 and isinstance(target["met"], bool), target
+        else:
+            assert row["status"] == "ok" and row["value"] > 0, (workload, key, row["status"])
+    goals = [goal for section in SECTIONS for goal in section.goals(True)]
+    assert [row["what"] for row in data["goals"]] == [goal.what for goal in goals]
+    for row in data["goals"]:
+        if "torch" not in row["vs"][1]:
+            assert row["ratio"] > 0 and isinstance(row["met"], bool), row
+    console = Console(record=True, width=80, file=open("/dev/null", "w"))  # noqa: SIM115
+    report.render(data, console)
+    printed = console.export_text()
+    assert "Where we stand" in printed and "min-char-rnn" in printed and "names" in printed
+    assert not re.search(r"\bissue\s*\d", printed, flags=re.IGNORECASE)

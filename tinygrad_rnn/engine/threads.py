@@ -2,10 +2,12 @@
 
 The models this package trains are small: a (32, 128) @ (128, 512) product is over before a
 second thread has been woken, so one thread is faster, and its results repeat exactly. Measured
-(`python -m benchmarks.threads`, docs/language-model.md): an LSTM language model at batch 32
-trains no faster on 2 threads than on 1 up to hidden 1024, the largest size measured. The CLI
-and the demos therefore call `set_num_threads(DEFAULT_THREADS)` at start (`--threads N`
-changes it), through threadpoolctl, so a fresh shell needs no OPENBLAS_NUM_THREADS.
+with `python -m benchmarks.threads` (an LSTM language model's training step at batch 32, 1 and 2
+threads interleaved, on a 2-core machine; docs/language-model.md, "Threads"): 2 threads were
+slower at hidden 128 in every run; from 256 to 1024 they took 0.6-0.9 of the time in some runs
+and 3-12 times as long in others, when other work shared the cores. So the CLI and the demos call
+`set_num_threads(DEFAULT_THREADS)` at start (`--threads N` changes it), through threadpoolctl,
+and a fresh shell needs no OPENBLAS_NUM_THREADS.
 
     import tinygrad_rnn as tg
     tg.set_num_threads(1)          # what `tinygrad-rnn train` does before it builds the model
@@ -21,7 +23,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 __all__ = ["DEFAULT_THREADS", "set_num_threads", "get_num_threads", "add_threads_flag",
            "use_threads"]
 
-DEFAULT_THREADS = 1  # one is faster up to hidden 1024 at batch 32 (see the module docstring)
+DEFAULT_THREADS = 1  # never much slower, often much faster (see the module docstring)
 
 
 def set_num_threads(n: int) -> None:
