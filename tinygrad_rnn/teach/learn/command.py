@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from tinygrad_rnn.teach.learn.workspace import LearnError, Workspace
 __all__ = ["add_parser", "LearnError", "run_check"]
 
 GLYPHS = {"passed": "✓", "wrong": "✗", "error": "✗", "not started": " ", "started": "·"}
-TIMEOUT = 8.0     # seconds a check may take (the python start and imports are about one)
+TIMEOUT = 8.0     # CPU seconds a check may take (the python start and imports take about one)
 
 
 def _width() -> int:
@@ -72,7 +73,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         action.add_argument("exercise", help="its number (1-12) or name")
         if name == "check":
             action.add_argument("--timeout", type=float, default=TIMEOUT, metavar="S",
-                                help=f"seconds your code may run ({TIMEOUT:g})")
+                                help=f"CPU seconds the check may take ({TIMEOUT:g})")
     learn.set_defaults(handler=cmd_learn)
 
 
@@ -140,27 +141,48 @@ def hint(workspace: Workspace, number: int, exercise: Exercise) -> int:
     return 0
 
 
+def _cpu_limit(seconds: int) -> Callable[[], None] | None:
+    """A function that limits the child's CPU time (run in the child before it starts), or None
+    where the platform has no such limit (then only the wall clock applies)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
+    return limit
+
+
 def run_check(number: int, path: Path, timeout: float) -> dict[str, Any]:
     """Grade `path` as exercise `number` in a child process; the outcome dict of child.py,
-    or one saying the child hung or died."""
+    or one saying the child ran out of time or died.
+
+    The limit is on CPU time, so a busy machine does not stop a correct answer; a child that
+    waits without computing (a sleep, input()) is stopped by the wall clock, 4 × timeout + 10 s."""
+    seconds = math.ceil(timeout)
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
     package_root = str(Path(__file__).resolve().parents[3])     # the folder holding tinygrad_rnn/
     env["PYTHONPATH"] = os.pathsep.join([package_root, *filter(None, [env.get("PYTHONPATH")])])
+    still_running = (f"stopped after {seconds} s of CPU time: your code was still running (an "
+                     f"infinite loop?); if it is only slow, give it longer with --timeout")
     with tempfile.TemporaryDirectory(prefix="tinygrad-rnn-learn-") as tmp:
         result = Path(tmp) / "result.json"
         child = subprocess.Popen(
             [sys.executable, "-m", "tinygrad_rnn.teach.learn.child", str(number),
              str(path.resolve()), str(result)], stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=tmp,
-            start_new_session=True)
+            start_new_session=True, preexec_fn=_cpu_limit(seconds))
+        wall = 4 * seconds + 10
         try:
-            code = child.wait(timeout=timeout)
+            code = child.wait(timeout=wall)
         except subprocess.TimeoutExpired:
             _kill(child)
-            return {"status": "error", "message": f"stopped after {timeout:g} s: your code was "
-                    f"still running (an infinite loop?); if it is only slow, give it longer "
-                    f"with --timeout"}
+            return {"status": "error", "message": f"stopped after {wall} s: your code was "
+                    f"waiting without finishing (a sleep, or input()?)"}
         if not result.exists():
+            if code in (-getattr(signal, "SIGXCPU", 0), -signal.SIGKILL):
+                return {"status": "error", "message": still_running}
             return {"status": "error", "message": f"the check's process ended (exit status "
                     f"{code}) before it could report: does your code call os._exit() or "
                     f"kill its process?"}
