@@ -8,7 +8,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: test demo bench lint venv clean
+.PHONY: test demo bench lint venv clean pictures
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -28,6 +28,9 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+pictures: $(STAMP)   # the docs' SVGs and docs/pictures.ipynb (tests/test_pictures.py checks them)
+	$(BIN)/python docs/make_pictures.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check tinygrad_rnn tests demos benchmarks

@@ -51,7 +51,7 @@ def argv(tmp_path, *extra: str) -> list[str]:
 def board(monkeypatch) -> Dashboard:
     """The dashboard `tinygrad-rnn train` will use (as if stdout were a terminal)."""
     made = terminal_dashboard()
-    monkeypatch.setattr(dashboard_module, "make_reporter", lambda plain: made)
+    monkeypatch.setattr(dashboard_module, "make_reporter", lambda plain, **_: made)
     return made
 
 
@@ -81,7 +81,7 @@ class SecondCtrlC(Dashboard):
 
 def test_a_second_ctrl_c_stops_the_dashboard(tmp_path, monkeypatch, capsys):
     made = SecondCtrlC(Console(file=io.StringIO(), force_terminal=True, width=100))
-    monkeypatch.setattr(dashboard_module, "make_reporter", lambda plain: made)
+    monkeypatch.setattr(dashboard_module, "make_reporter", lambda plain, **_: made)
     assert cli.main(argv(tmp_path, "--steps", "20")) == 130
     assert restored(made)
     assert capsys.readouterr().err == "tinygrad-rnn: interrupted\n"

@@ -12,6 +12,8 @@
     tinygrad-rnn graph --cell lstm --dot lstm.dot
     tinygrad-rnn graph --unroll 6 --svg bptt.svg
     tinygrad-rnn learn list
+    tinygrad-rnn plot runs/names runs/help --svg loss.svg
+    tinygrad-rnn report runs/names
 
 Bad input exits with status 2 and one line on stderr, never a traceback.
 """
@@ -54,6 +56,9 @@ from tinygrad_rnn.lm.model import (
     sample_text,
     score_text,
 )
+from tinygrad_rnn.lm.plot import add_plot_command
+from tinygrad_rnn.lm.report import add_report_command
+from tinygrad_rnn.lm.runs import RunError
 from tinygrad_rnn.lm.train import (
     BEST,
     LAST,
@@ -70,7 +75,8 @@ from tinygrad_rnn.teach.tour import all_checks, op_checks, op_names, run_checks
 
 __all__ = ["main", "build_parser", "UsageError"]
 
-EXPECTED = (DataError, CheckpointError, TrainError, GenerationError, ConfigError, LearnError)
+EXPECTED = (DataError, CheckpointError, TrainError, GenerationError, ConfigError, LearnError,
+            RunError)
 
 
 class UsageError(ValueError):
@@ -218,6 +224,8 @@ def build_parser() -> Parser:
                    help="with --cell: print the Python code scan compiles for the step "
                         "(its forward and the backward autograd derived)")
     d.set_defaults(handler=cmd_graph)
+    add_plot_command(commands)
+    add_report_command(commands)
 
     add_learn_parser(commands)          # learn list|start|check|hint: teach/learn/command.py
     for command in commands.choices.values():        # every command, including ones added later
@@ -242,7 +250,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     names = {f.name for f in fields(TrainConfig)}
     given = {k: v for k, v in vars(args).items() if k in names and v is not None}
     config = replace(run_config(args.out), **given) if args.resume else TrainConfig(**given)
-    with contextlib.closing(make_reporter(args.plain)) as reporter:   # closed on errors too
+    with contextlib.closing(make_reporter(args.plain, out=args.out)) as reporter:   # on errors too
         summary = train(config, args.out, resume=args.resume, reporter=reporter,
                         check_anomalies=args.detect_anomaly)
     return 130 if summary.stopped == "interrupt" else 0

@@ -8,6 +8,7 @@ Ctrl-C stops the live display and gives the terminal back (cursor shown) before 
 
 from __future__ import annotations
 
+import io
 import sys
 import time
 from collections import deque
@@ -20,22 +21,11 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from tinygrad_rnn.lm.runs import read_metrics
 from tinygrad_rnn.lm.train import Summary, TrainConfig
+from tinygrad_rnn.viz.plot import Series, chart_text
 
-__all__ = ["sparkline", "PlainReporter", "Dashboard", "make_reporter"]
-
-BLOCKS = "▁▂▃▄▅▆▇█"
-
-
-def sparkline(values: list[float], width: int = 60) -> str:
-    """The last `width` values as a row of block characters, lowest ▁ to highest █."""
-    values = values[-width:]
-    if not values:
-        return ""
-    low, high = min(values), max(values)
-    span = high - low or 1.0
-    return "".join(BLOCKS[round((v - low) / span * (len(BLOCKS) - 1))] for v in values)
-
+__all__ = ["PlainReporter", "Dashboard", "make_reporter"]
 
 def _describe(config: TrainConfig) -> str:
     source = config.data or f"the built-in corpus {config.corpus}"
@@ -104,30 +94,44 @@ class PlainReporter:
 
 
 class Dashboard:
-    """A live view: progress with ETA, losses, speed, a loss sparkline, gradient norm, samples."""
+    """A live view: progress with ETA, losses, speed, the loss chart of the whole run so far
+    (validation points too; on --resume the earlier part comes from `out`'s metrics.jsonl),
+    gradient norm and the latest sample."""
 
-    def __init__(self, console: Console | None = None) -> None:
+    def __init__(self, console: Console | None = None, out: str | None = None) -> None:
         self.console = console or Console()
+        self.out = out
         self.progress = Progress(TextColumn("step {task.completed}/{task.total}"), BarColumn(),
                                  TaskProgressColumn(), TextColumn("eta"), TimeRemainingColumn(),
                                  console=self.console)
         self.task = self.progress.add_task("train", total=1)
         self.live = Live(console=self.console, refresh_per_second=4, transient=False)
         self.speed = _Speed()
-        self.losses: list[float] = []
+        self.losses: list[tuple[int, float]] = []      # (step, train loss) of every step seen
+        self.val: list[tuple[int, float]] = []         # (step, validation loss)
         self.stats: dict[str, str] = {}
         self.title, self.sample, self.last_draw, self.best = "", "", 0.0, float("inf")
+        self.seconds, self.unit = 0.0, "char"
+        self.jupyter_output: Any = None               # the notebook's display handle
 
     def start(self, config: TrainConfig, start_step: int, about: str) -> None:
         self.title = f"{_describe(config)} · {about}"
+        self.unit = "char" if config.level == "char" else "token"
+        earlier = [r for r in read_metrics(self.out) if r["step"] <= start_step] if self.out else []
+        self.losses = [(r["step"], r["train_loss"]) for r in earlier]   # one mean per evaluation
+        self.val = [(r["step"], r["val_loss"]) for r in earlier if r.get("val_loss") is not None]
+        self.seconds = earlier[-1].get("seconds", 0.0) if earlier else 0.0
+        self.best = min((v for _, v in self.val), default=float("inf"))
         self.progress.update(self.task, total=config.steps, completed=start_step)
         self.stats = {"train loss": "…", "val loss": "…", "best val": "…"}
-        self.live.start()
+        if not self.console.is_jupyter:        # Jupyter: one display, updated (_show)
+            self.live.start()
         self._draw()
 
     def step(self, step: int, loss: float, grad_norm: float, lr: float, tokens: int,
              seconds: float) -> None:
-        self.losses.append(loss)
+        self.losses.append((step, loss))
+        self.seconds = seconds
         self.progress.update(self.task, completed=step)
         self.stats.update({"train loss": f"{loss:.4f}", "grad norm (before clip)":
                            f"{grad_norm:.3f}", "lr": f"{lr:.2e}",
@@ -137,6 +141,7 @@ class Dashboard:
 
     def evaluated(self, record: dict[str, Any], sample: str) -> None:
         if record["val_loss"] is not None:
+            self.val.append((record["step"], record["val_loss"]))
             self.stats["val loss"] = f"{record['val_loss']:.4f} ({record['val_bpc']:.3f} bpc)"
             self.best = min(self.best, record["val_loss"])
             self.stats["best val"] = f"{self.best:.4f}"
@@ -147,13 +152,39 @@ class Dashboard:
         table = Table.grid(padding=(0, 2))
         for name, value in self.stats.items():
             table.add_row(Text(name, style="bold"), value)
-        curve = Text(sparkline(self.losses), style="cyan")
-        self.live.update(Group(
+        self._show(Group(
             Text(self.title, style="bold magenta"), self.progress, table,
-            Panel(curve, title="train loss", title_align="left"),
+            Panel(self._chart(), title="loss", title_align="left"),
             Panel(Text(self.sample or "(after the first evaluation)"), title="latest sample",
                   title_align="left")))
         self.last_draw = time.monotonic()
+
+    def _show(self, view: Group) -> None:
+        """Redraw: the live terminal view, or in Jupyter the notebook output (as HTML)."""
+        if not self.console.is_jupyter:
+            self.live.update(view)
+            return
+        from IPython.display import HTML, display
+
+        page = Console(record=True, width=self.console.width, file=io.StringIO())
+        page.print(view)
+        shown = HTML(page.export_html(inline_styles=True, code_format="<pre>{code}</pre>"))
+        if self.jupyter_output is None:
+            self.jupyter_output = display(shown, display_id=True)
+        else:
+            self.jupyter_output.update(shown)
+
+    def _chart(self) -> Text:
+        """The whole run's loss so far (averaged down to the panel's width), with axes."""
+        if not self.losses:
+            return Text("(after the first step)")
+        train = Series("train (each step; before this session: each evaluation's mean)",
+                       *zip(*self.losses, strict=True), colour="cyan")
+        series = [train] + ([Series("validation", *zip(*self.val, strict=True), marker=True,
+                                    colour="magenta")] if self.val else [])
+        minutes, seconds = divmod(int(self.seconds), 60)
+        return chart_text(series, f"{minutes}:{seconds:02d} of training",
+                          "step", f"loss (nats/{self.unit})", self.console.width - 4, 10)
 
     def finish(self, summary: Summary) -> None:
         self._draw()
@@ -165,9 +196,12 @@ class Dashboard:
         self.live.stop()
 
 
-def make_reporter(plain: bool, stream: TextIO | None = None) -> PlainReporter | Dashboard:
-    """The dashboard on a terminal, plain lines with --plain or when stdout is not a terminal."""
+def make_reporter(plain: bool, stream: TextIO | None = None,
+                  out: str | None = None) -> PlainReporter | Dashboard:
+    """The dashboard on a terminal or in Jupyter (its chart starts with what `out`'s
+    metrics.jsonl holds), plain lines with --plain or when stdout is neither."""
     stream = stream or sys.stdout
-    if plain or not stream.isatty():
+    console = Console(file=stream)
+    if plain or not (stream.isatty() or console.is_jupyter):
         return PlainReporter(stream)
-    return Dashboard(Console(file=stream))
+    return Dashboard(console, out)

@@ -2,7 +2,8 @@
 
     config.json     the settings (TrainConfig and ModelConfig), for people to read
     vocab.json      the vocabulary
-    metrics.jsonl   one JSON object per evaluation: step, train_loss, val_loss, seconds, lr, ...
+    metrics.jsonl   one JSON object per evaluation: step, train_loss, val_loss, seconds, lr,
+                    grad_norm (before clipping), the sample drawn then, ...
     last.ckpt       everything an exact resume needs: model, optimizer, schedule, data position,
                     the carried hidden state, random generators, the metrics accumulators
     best.ckpt       the model with the lowest validation loss so far

@@ -232,7 +232,7 @@ def train(cfg: TrainConfig, out: str, resume: bool = False, reporter: Reporter |
                 except GenerationError:
                     raise _diverged("the model's logits are not finite", progress.step, out,
                                     kept) from None
-                append_metrics(out, record)
+                append_metrics(out, {**record, "sample": sample})   # the report shows it
                 records.append(record)
                 if record["val_loss"] == progress.best_val_loss:
                     save(BEST, seconds)

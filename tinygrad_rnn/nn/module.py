@@ -8,6 +8,7 @@ the order they were assigned, then each child's, in the order the children were 
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
@@ -164,6 +165,20 @@ class Module:
         if not children:
             return f"{type(self).__name__}({self.extra_repr()})"
         return f"{type(self).__name__}(\n" + "\n".join(children) + "\n)"
+
+    def summary(self) -> list[tuple[str, tuple[int, ...], int]]:
+        """(name, shape, number of values) of every parameter, in named_parameters() order."""
+        return [(name, p.shape, p.data.size) for name, p in self.named_parameters()]
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the structure, then a table of the parameters by name and shape."""
+        rows = "".join(f"<tr><td><code>{html.escape(name)}</code></td><td>{shape}</td>"
+                       f"<td style='text-align:right'>{size:,}</td></tr>"
+                       for name, shape, size in self.summary())
+        total = sum(size for _, _, size in self.summary())
+        return (f"<pre>{html.escape(repr(self))}</pre><table><tr><th>parameter</th>"
+                f"<th>shape</th><th>values</th></tr>{rows}<tr><td><b>total</b></td><td></td>"
+                f"<td style='text-align:right'><b>{total:,}</b></td></tr></table>")
 
 
 class ModuleList(Module):
