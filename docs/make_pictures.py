@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -54,9 +55,8 @@ def loss_curves(runs: Path) -> str:
         config = TrainConfig(corpus="python-names", lines=True, cell=cell, hidden=24, embed=16,
                              batch_size=16, steps=120, eval_every=10)
         train(config, str(runs / cell))
-    found = [read_run(str(runs / cell)) for cell in ("rnn", "gru")]
-    found = [r.__class__(cell, r.config, r.tokens, r.metrics)    # short names in the legend
-             for cell, r in zip(("rnn", "gru"), found, strict=True)]
+    found = [replace(read_run(str(runs / cell)), path=cell)    # short names in the legend
+             for cell in ("rnn", "gru")]
     return chart_svg(loss_series(found), "names: RNN vs GRU, 120 steps", "step",
                      "loss (nats/char)")
 

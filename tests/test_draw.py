@@ -134,6 +134,14 @@ def test_a_layer_under_watch_draws_every_op_with_its_gates():
     assert "scan" not in labels and labels.count("x_r") == 3
 
 
+def test_a_graph_too_large_to_read_is_refused_with_advice():
+    y = Tensor(np.ones(2), requires_grad=True)
+    for _ in range(1200):
+        y = y * 1.0
+    with pytest.raises(ValueError, match="draw: the graph has 2401 nodes"):
+        tg.draw(y)
+
+
 def test_chunk_names_must_match_the_pieces():
     with pytest.raises(ShapeError, match="split: 2 names for 3 pieces"):
         Tensor(np.ones((2, 6)), requires_grad=True).chunk(3, 1, names=("a", "b"))
@@ -160,6 +168,17 @@ def test_unrolled_rnn_gradients_are_the_hand_derived_bptt():
         g = (g * (1 - hs[t] ** 2)) @ w_hh
         expected.append(np.linalg.norm(g))
     np.testing.assert_allclose(run.norms, expected[::-1], rtol=1e-10)
+
+
+def test_draw_on_an_unrolled_loss_colours_each_state_by_its_gradient():
+    run = unrolled("rnn", 6)
+    drawing = tg.draw(run.loss, run.names)
+    norms = dict(zip([n.label for n in drawing.nodes], drawing.norms(), strict=True))
+    for t in range(7):
+        name = "h⟨0⟩" if t == 0 else f"h⟨{t}⟩"
+        assert norms[name] == pytest.approx(run.norms[t], rel=1e-12)
+    fills = {name: g.find(f"{SVG}rect").get("fill") for name, g in _nodes(drawing.svg()).items()}
+    assert fills["h⟨0⟩"] != fills["h⟨6⟩ = tanh"]             # 2e-3 and 1.7 differ in colour
 
 
 def _run(argv, capsys):
@@ -189,7 +208,7 @@ def test_graph_unroll_draws_every_state_and_step(tmp_path, capsys, monkeypatch):
     assert len(groups) == 4 * 7 + 4           # RNN h, GRU h, LSTM h and c: 7 states and an L
     assert len(_edges(svg)) == 4 * 7
     run = unrolled("gru", 6)
-    assert f"{run.norms[0]:.1e}" in out and f"{run.norms[0]:.3g}" in svg
+    assert f"{run.norms[0]:.2e}" in out and f"{run.norms[0]:.3g}" in svg
     assert all(len(line) <= 80 for line in out.splitlines())
     code, out, _ = _run(["graph", "--cell", "rnn", "--unroll", "3"], capsys)
     assert code == 0 and "RNN h" in out and "GRU" not in out

@@ -213,8 +213,9 @@ def build_parser() -> Parser:
                    help="an input's shape, e.g. x=4,3 (repeat for each input)")
     d.add_argument("--no-grad", action="append", default=[], metavar="NAME",
                    help="this input needs no gradient (e.g. the data x)")
-    d.add_argument("--unroll", type=positive_int, metavar="T", help="run the cell (all three "
-                   "without --cell) over T steps: ‖∂L/∂h⟨t⟩‖ per step")
+    d.add_argument("--unroll", type=_flag_type(int, lambda v: 1 <= v <= 100, "in 1..100"),
+                   metavar="T", help="run the cell (all three without --cell) over T steps: "
+                   "‖∂L/∂h⟨t⟩‖ per step")
     d.add_argument("--svg", metavar="FILE", help="also draw it as an SVG picture: each node's "
                    "value and ‖gradient‖ (no Graphviz needed)")
     d.add_argument("--dot", metavar="FILE", help="also write Graphviz DOT text to FILE")

@@ -6,7 +6,10 @@
     train.py       the training loop, top to bottom: TBPTT, validation, checkpoints, resume
     run_dir.py     the run directory: config, vocabulary, metrics, checkpoints, resume state
     checkpoint.py  .npz checkpoints with a checksum, written atomically, loaded without pickle
-    dashboard.py   the live rich view of a run (plain lines off a terminal)
+    dashboard.py   the live rich view of a run with its loss chart (plain lines off a terminal)
+    runs.py        reading a run directory back: settings, vocabulary, metrics
+    plot.py        `tinygrad-rnn plot`: loss curves of one or more runs
+    report.py      `tinygrad-rnn report`: one self-contained HTML page about a run
 
 `from tinygrad_rnn.lm import LanguageModel, sample_text` takes the model's names from model.py.
 """

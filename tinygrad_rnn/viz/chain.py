@@ -74,18 +74,18 @@ def _arrow(x1: float, x2: float, y: float) -> str:
 
 
 def chain_table(rows: Sequence[Row], title: str) -> Table:
-    """The same numbers as a rich table: a row per cell, a column per step, each cell its
-    number on its colour (the number alone through a pipe)."""
+    """The same numbers as a rich table: a row per step, a column per cell, each number on its
+    colour (the number alone through a pipe), so any number of steps fits 80 columns."""
     low, high = _scale(rows)
-    steps = max(len(r.norms) for r in rows)
     table = Table(title=title, caption="‖∂L/∂state⟨t⟩‖; L reads the last state only")
-    table.add_column("cell")
-    for t in range(steps):
-        table.add_column(f"t={t}", justify="right")
+    table.add_column("t", justify="right")
     for row in rows:
+        table.add_column(f"{row.name} {row.symbol}", justify="right")
+    for t in range(max(len(r.norms) for r in rows)):
         cells = []
-        for norm in row.norms:
+        for row in rows:
+            norm = row.norms[t] if t < len(row.norms) else math.nan
             fill = log_colour(norm, low, high)
-            cells.append(Text(f"{norm:.1e}", style=f"{ink_on(fill)} on {fill}"))
-        table.add_row(f"{row.name} {row.symbol}", *cells)
+            cells.append(Text(f"{norm:.2e}", style=f"{ink_on(fill)} on {fill}"))
+        table.add_row(str(t), *cells)
     return table

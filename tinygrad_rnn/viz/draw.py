@@ -32,6 +32,7 @@ from tinygrad_rnn.viz.svg import document, ink_on, log_colour, number, rect, sca
 __all__ = ["Drawing", "draw", "layers_of", "value_summary"]
 
 BOX_W, BOX_H, GAP_X, GAP_Y, MARGIN = 166.0, 64.0, 24.0, 40.0, 20.0
+MAX_NODES = 2000   # a picture larger than this would not be read, only waited for
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,10 @@ class Drawing:
                  title: str | None = None) -> None:
         self.root, self.names = root, names
         self.nodes = graph_nodes(root, names)
+        if len(self.nodes) > MAX_NODES:
+            raise ValueError(f"draw: the graph has {len(self.nodes)} nodes, more than "
+                             f"{MAX_NODES} can be read in one picture: draw a part of it (one "
+                             f"step, a shorter sequence) or use viz.graph_tree / to_dot")
         self.shown = [_known(node, root) for node in self.nodes]
         self.title = title or (f"the graph of {self.nodes[-1].label} {self.nodes[-1].shape}: "
                                f"{len(self.nodes)} nodes")

@@ -81,13 +81,14 @@ def number(value: float) -> str:
 
 
 def scale_legend(x: float, y: float, low: float, high: float, caption: str) -> list[str]:
-    """The colour scale as a row of swatches from 10^low to 10^high, each boundary numbered."""
+    """The colour scale as a row of swatches from 10^low to 10^high, each power of ten marked
+    and numbered."""
     cell, out = 34.0, [text(x, y - 6, caption, size=11, fill="#444")]
     steps = len(SCALE)
     for i, colour in enumerate(SCALE):
         out.append(rect(x + i * cell, y, cell, 14, fill=colour, stroke="#888", cls="swatch"))
-    for i in range(0, steps + 1, 2):
-        value = 10 ** (low + (high - low) * i / steps)
-        out.append(text(x + i * cell, y + 27, f"{value:.0e}", size=10, anchor="middle",
-                        fill="#444"))
+    for power in range(math.ceil(low), math.floor(high) + 1):     # each power of ten, placed
+        at = x + (power - low) / ((high - low) or 1.0) * steps * cell
+        out.append(line(at, y + 14, at, y + 18, stroke="#444"))
+        out.append(text(at, y + 29, f"1e{power:+03d}", size=10, anchor="middle", fill="#444"))
     return out
