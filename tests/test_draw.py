@@ -13,7 +13,7 @@ import tinygrad_rnn as tg
 from tinygrad_rnn import Tensor, cli, nn
 from tinygrad_rnn.engine.tensor import ShapeError
 from tinygrad_rnn.teach.graph_view import unrolled
-from tinygrad_rnn.viz.draw import layers_of
+from tinygrad_rnn.viz.draw import BOX_W, _place, layers_of
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -111,6 +111,21 @@ def test_layers_put_every_input_above_its_user():
     for i, node in enumerate(drawing.nodes):
         assert all(row[j] < row[i] for j in node.inputs)
     assert row[len(drawing.nodes) - 1] == max(row.values())         # the output at the bottom
+
+
+def test_an_edge_that_skips_layers_passes_between_the_boxes():
+    run = unrolled("lstm", 2)
+    nodes = tg.draw(run.loss, run.names).nodes
+    layers = layers_of(nodes)
+    where, lanes, _ = _place(nodes, layers)
+    row = {i: r for r, layer in enumerate(layers) for i in layer}
+    assert lanes                                               # a graph with long edges
+    for (i, slot), xs in lanes.items():
+        start = row[nodes[i].inputs[slot]]
+        assert len(xs) == row[i] - start - 1                   # one lane per layer between
+        for k, x in enumerate(xs):
+            boxes = [where[j][0] for j in layers[start + 1 + k]]
+            assert all(not (left <= x <= left + BOX_W) for left in boxes)
 
 
 @pytest.mark.parametrize("cell, gates", [(nn.GRUCell, ["x_r", "x_z", "x_n", "h_r", "h_z", "h_n"]),

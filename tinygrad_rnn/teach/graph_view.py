@@ -140,7 +140,9 @@ def show_unrolled(console: Any, kinds: Sequence[str], steps: int, svg: str | Non
         if run.cell_norms is not None:
             rows.append(Row("LSTM", "c", run.cell_norms))
     title = f"∂L/∂state over {steps} steps, L from the last state (untrained cells, seed 0)"
-    console.print(chain_table(rows, title))
+    console.print(f"‖∂L/∂state⟨t⟩‖ over {steps} steps, L from the last state (untrained "
+                  f"cells, seed 0):")
+    console.print(chain_table(rows))
     for row in rows:
         console.print(f"{row.name} {row.symbol}: ‖∂L/∂{row.symbol}⟨0⟩‖ / "
                       f"‖∂L/∂{row.symbol}⟨{steps}⟩‖ = {row.norms[0] / row.norms[-1]:.2e}")

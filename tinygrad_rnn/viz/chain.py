@@ -73,11 +73,12 @@ def _arrow(x1: float, x2: float, y: float) -> str:
             f'{y + 5:.1f}" stroke="#555" stroke-width="1.5" fill="none"/>')
 
 
-def chain_table(rows: Sequence[Row], title: str) -> Table:
-    """The same numbers as a rich table: a row per step, a column per cell, each number on its
-    colour (the number alone through a pipe), so any number of steps fits 80 columns."""
+def chain_table(rows: Sequence[Row]) -> Table:
+    """The same numbers as a rich table: a row per step, a column per cell, each number
+    ‖∂L/∂state⟨t⟩‖ on its colour (the number alone through a pipe), so any number of steps fits
+    80 columns."""
     low, high = _scale(rows)
-    table = Table(title=title, caption="‖∂L/∂state⟨t⟩‖; L reads the last state only")
+    table = Table()
     table.add_column("t", justify="right")
     for row in rows:
         table.add_column(f"{row.name} {row.symbol}", justify="right")

@@ -32,6 +32,7 @@ from tinygrad_rnn.viz.svg import document, ink_on, log_colour, number, rect, sca
 __all__ = ["Drawing", "draw", "layers_of", "value_summary"]
 
 BOX_W, BOX_H, GAP_X, GAP_Y, MARGIN = 166.0, 64.0, 24.0, 40.0, 20.0
+LANE = 10.0        # the width an edge takes through a layer it passes
 MAX_NODES = 2000   # a picture larger than this would not be read, only waited for
 
 
@@ -94,6 +95,64 @@ def layers_of(nodes: list[Node]) -> list[list[int]]:
     return layers
 
 
+def _place(nodes: list[Node], layers: list[list[int]]
+           ) -> tuple[dict[int, tuple[float, float]], dict[tuple[int, int], list[float]], float]:
+    """Each node's top-left corner; for an edge that skips layers, the x of the lane it takes
+    through each layer between (so it passes between boxes, not behind them); the width."""
+    row = {i: r for r, layer in enumerate(layers) for i in layer}
+    guess = {i: (p - (len(layer) - 1) / 2) * (BOX_W + GAP_X)       # centred rows, as a start
+             for layer in layers for p, i in enumerate(layer)}
+    items: list[list[tuple[float, object]]] = [[(guess[i], i) for i in layer] for layer in layers]
+    for i, node in enumerate(nodes):
+        for slot, j in enumerate(node.inputs):
+            span = row[i] - row[j]
+            for r in range(row[j] + 1, row[i]):                     # a lane in each layer between
+                share = (r - row[j]) / span
+                items[r].append((guess[j] + share * (guess[i] - guess[j]), (i, slot)))
+    where: dict[int, tuple[float, float]] = {}
+    lane_x: dict[tuple[int, int], list[float]] = {}
+    rows = []
+    for layer_items in items:
+        layer_items.sort(key=lambda item: item[0])
+        xs, x = [], 0.0
+        for _, item in layer_items:
+            size = BOX_W if isinstance(item, int) else LANE
+            xs.append(x)
+            x += size + (GAP_X if isinstance(item, int) else LANE / 2)
+        rows.append((xs, x))
+    width = max(max(total for _, total in rows) + 2 * MARGIN, 420.0)
+    for r, (layer_items, (xs, total)) in enumerate(zip(items, rows, strict=True)):
+        offset = (width - total) / 2
+        y = MARGIN + 24 + r * (BOX_H + GAP_Y)
+        for (_, item), x in zip(layer_items, xs, strict=True):
+            if isinstance(item, int):
+                where[item] = (offset + x, y)
+            else:
+                lane_x.setdefault(item, []).append(offset + x + LANE / 2)
+    return where, lane_x, width
+
+
+def _edge(start: tuple[float, float], end: tuple[float, float], lanes: list[float], slot: int,
+          slots: int) -> str:
+    """A curve from the bottom of the input's box to its port on the top of the user's box,
+    straight down each lane it takes through the layers between."""
+    x, y = start[0] + BOX_W / 2, start[1] + BOX_H
+    x2 = end[0] + BOX_W / 2 + (slot - (slots - 1) / 2) * 16     # each input its own port
+    path = [f"M{x:.1f},{y:.1f}"]
+    for k, lane in enumerate(lanes):                          # layer k + 1 below the input's
+        top = start[1] + (k + 1) * (BOX_H + GAP_Y)
+        path.append(f"C{x:.1f},{y + GAP_Y / 2:.1f} {lane:.1f},{top - GAP_Y / 2:.1f} "
+                    f"{lane:.1f},{top:.1f} L{lane:.1f},{top + BOX_H:.1f}")
+        x, y = lane, top + BOX_H
+    y2 = end[1]
+    path.append(f"C{x:.1f},{y + GAP_Y / 2:.1f} {x2:.1f},{y2 - GAP_Y / 2:.1f} {x2:.1f},"
+                f"{y2 - 4:.1f}")
+    return (f'<path class="edge" d="{" ".join(path)}" fill="none" stroke="#888" '
+            f'stroke-width="1.2"/>'
+            f'<path d="M{x2 - 4:.1f},{y2 - 7:.1f} L{x2:.1f},{y2:.1f} L{x2 + 4:.1f},'
+            f'{y2 - 7:.1f}" fill="none" stroke="#888" stroke-width="1.2"/>')
+
+
 def _mean(values: list[int], default: float) -> float:
     return sum(values) / len(values) if values else default
 
@@ -125,15 +184,8 @@ class Drawing:
     def svg(self) -> str:
         """The picture as a standalone SVG document."""
         layers = layers_of(self.nodes)
-        widest = max(len(layer) for layer in layers)
-        width = max(widest * (BOX_W + GAP_X) - GAP_X + 2 * MARGIN, 420.0)
-        top = MARGIN + 24
-        where: dict[int, tuple[float, float]] = {}
-        for r, layer in enumerate(layers):
-            row_w = len(layer) * (BOX_W + GAP_X) - GAP_X
-            for p, i in enumerate(layer):
-                where[i] = ((width - row_w) / 2 + p * (BOX_W + GAP_X), top + r * (BOX_H + GAP_Y))
-        height = top + len(layers) * (BOX_H + GAP_Y) - GAP_Y + 70
+        where, lanes, width = _place(self.nodes, layers)
+        height = MARGIN + 24 + len(layers) * (BOX_H + GAP_Y) - GAP_Y + 70
         norms = self.norms()
         finite = [n for n in norms if n is not None and n > 0 and math.isfinite(n)]
         low = math.floor(math.log10(min(finite))) if finite else -1.0
@@ -142,7 +194,8 @@ class Drawing:
         body = [text(MARGIN, MARGIN + 4, self.title, size=14, weight="bold")]
         for i, node in enumerate(self.nodes):
             for slot, j in enumerate(node.inputs):
-                body.append(self._edge(where[j], where[i], slot, len(node.inputs)))
+                body.append(_edge(where[j], where[i], lanes.get((i, slot), []), slot,
+                                  len(node.inputs)))
         for i, shown in enumerate(self.shown):
             body.append(self._node(shown, norms[i], *where[i], low, high))
         legend_y = height - 40
@@ -152,18 +205,6 @@ class Drawing:
             body.append(text(MARGIN + 300, legend_y + 11, "(…: not kept; draw inside "
                              "tg.watch() to keep every value)", size=10, fill="#666"))
         return document(width, height, body, self.title)
-
-    def _edge(self, start: tuple[float, float], end: tuple[float, float], slot: int,
-              slots: int) -> str:
-        x1, y1 = start[0] + BOX_W / 2, start[1] + BOX_H
-        x2 = end[0] + BOX_W / 2 + (slot - (slots - 1) / 2) * 16   # each input its own port
-        y2 = end[1]
-        bend = max((y2 - y1) / 2, 12)
-        return (f'<path class="edge" d="M{x1:.1f},{y1:.1f} C{x1:.1f},{y1 + bend:.1f} '
-                f'{x2:.1f},{y2 - bend:.1f} {x2:.1f},{y2 - 4:.1f}" fill="none" stroke="#888" '
-                f'stroke-width="1.2"/>'
-                f'<path d="M{x2 - 4:.1f},{y2 - 7:.1f} L{x2:.1f},{y2:.1f} L{x2 + 4:.1f},'
-                f'{y2 - 7:.1f}" fill="none" stroke="#888" stroke-width="1.2"/>')
 
     def _node(self, shown: Shown, norm: float | None, x: float, y: float, low: float,
               high: float) -> str:

@@ -126,7 +126,7 @@ def chart_svg(series: Sequence[Series], title: str, xlabel: str, ylabel: str,
     body.append(f'<text class="ylabel" x="14" y="{top + plot_h / 2:.1f}" font-size="11" '
                 f'text-anchor="middle" transform="rotate(-90 14 {top + plot_h / 2:.1f})">'
                 f'{_xml(ylabel + (" (log scale)" if log_y else ""))}</text>')
-    for k, s in enumerate(series):
+    for k, s in _lines_first(series):
         colour = s.colour or COLOURS[k % len(COLOURS)]
         points = downsample(_finite(s), int(plot_w))
         if not points:
@@ -148,6 +148,11 @@ def chart_svg(series: Sequence[Series], title: str, xlabel: str, ylabel: str,
             body.append(line(lx, ly - 4, lx + 18, ly - 4, stroke=colour, width=2))
         body.append(text(lx + 24, ly, s.label, size=11, cls="legend"))
     return document(width, height, body, title)
+
+
+def _lines_first(series: Sequence[Series]) -> list[tuple[int, Series]]:
+    """(index, series) with the lines before the markers, so no line hides a point."""
+    return sorted(enumerate(series), key=lambda pair: pair[1].marker)
 
 
 def _xml(content: str) -> str:
@@ -173,7 +178,7 @@ def chart_text(series: Sequence[Series], title: str, xlabel: str, ylabel: str,
     def row(y: float) -> int:
         return min(max(int((1 - (y - y0) / (y1 - y0)) * (height - 1) + 0.5), 0), height - 1)
 
-    for k, s in enumerate(series):
+    for k, s in _lines_first(series):
         mark = (GLYPHS[k % len(GLYPHS)], s.colour or COLOURS[k % len(COLOURS)])
         points = downsample(_finite(s), cols)
         cells = {col(x): y for x, y in points}
