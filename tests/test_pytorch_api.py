@@ -9,6 +9,7 @@ import tinygrad_rnn as tg
 from tinygrad_rnn import ShapeError, Tensor, gradcheck, nn
 from tinygrad_rnn.data import WordVocab, tokenize
 from tinygrad_rnn.nn import functional as F
+from tinygrad_rnn.teach.expression import ExpressionError, evaluate
 
 
 def rand(seed, *shape):
@@ -86,6 +87,13 @@ def test_max_over_several_dims_points_to_amax():
     np.testing.assert_array_equal(x.amax((0, 1)).data, x.data.max())
     with pytest.raises(ShapeError, match="max: dim 1 of shape .* is empty"):
         tg.zeros(2, 0).max(1)
+
+
+def test_the_graph_commands_expressions_send_max_with_a_dim_to_amax():
+    x = Tensor(rand(2, 2, 3), requires_grad=True)
+    np.testing.assert_array_equal(evaluate("amax(x, 1)", {"x": x}).data, x.data.max(1))
+    with pytest.raises(ExpressionError, match=r"max\(t, dim\) gives \(values, indices\) .*amax"):
+        evaluate("max(x, 1).sum()", {"x": x})
 
 
 # ---- Sequential, activations, losses ----------------------------------------------------------

@@ -17,7 +17,7 @@ from tinygrad_rnn.engine.tensor import Tensor
 __all__ = ["ExpressionError", "FUNCTIONS", "evaluate", "expression_names"]
 
 FUNCTIONS = ("tanh", "sigmoid", "relu", "exp", "log", "sqrt", "abs", "sum", "mean", "max",
-             "softmax", "log_softmax", "logsumexp", "reshape", "transpose")
+             "amax", "softmax", "log_softmax", "logsumexp", "reshape", "transpose")
 BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
           ast.Div: operator.truediv, ast.Pow: operator.pow, ast.MatMult: operator.matmul}
 
@@ -54,7 +54,11 @@ def _integer(node: ast.expr) -> int:
 def _call(name: str, tensor: Any, args: list[ast.expr]) -> Tensor:
     if not isinstance(tensor, Tensor):
         raise ExpressionError(f"expression: {name}() needs a tensor, got {tensor!r}")
-    return getattr(tensor, name)(*[_integer(a) for a in args])
+    result = getattr(tensor, name)(*[_integer(a) for a in args])
+    if not isinstance(result, Tensor):  # max(t, dim): (values, indices), as in PyTorch
+        raise ExpressionError(f"expression: {name}(t, dim) gives (values, indices) as in "
+                              f"PyTorch; use amax(t, dim) for the values alone")
+    return result
 
 
 def _eval(node: ast.expr, inputs: Mapping[str, Tensor]) -> Any:
