@@ -116,7 +116,8 @@ class LanguageModel(Module):
         if self.embedding is not None:
             inputs = self.embedding(ids)                                   # (T, B, E)
         else:
-            inputs = one_hot(ids, self.config.vocab_size).float()          # (T, B, V)
+            dtype = self.head.weight.dtype                                 # the model's
+            inputs = one_hot(ids, self.config.vocab_size).astype(dtype)    # (T, B, V)
         outputs, state = self.rnn(self.drop(inputs), state)                # (T, B, H)
         return self.head(self.drop(outputs)), state                        # (T, B, V)
 
