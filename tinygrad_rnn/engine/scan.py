@@ -477,13 +477,15 @@ def _backward_compiled(tape: _Tape, steps: list[Any], reverse: bool, xs_shape: t
     without: list[int] = []
     totals: dict[int, np.ndarray] = {}
     later: dict[int, tuple[np.ndarray, list]] = {}
-    carried: list[Any] = [None, *grad[len(steps):]]
-    for t in (range(len(steps)) if reverse else reversed(range(len(steps)))):
+    carried: tuple[Any, ...] = (None, *grad[len(steps):])
+    step = compiled.backward_for((True,) * (parts - 1))   # every part has a gradient: the
+    for t in (range(len(steps)) if reverse else reversed(range(len(steps)))):  # usual case
         saved = steps[t]
-        step = compiled.backward_for(tuple(c is not None for c in carried[1:]))
+        if parts > 1 and step.present != tuple(c is not None for c in carried[1:]):
+            step = compiled.backward_for(tuple(c is not None for c in carried[1:]))
         dh = grad[t] if carried[0] is None else grad[t] + carried[0]
         results = step.function(dh, *carried[1:], saved, *externals)
-        dx, carried = results[0], list(results[1:1 + parts])
+        dx, carried = results[0], results[1:1 + parts]
         if dx is not None:
             if gxs is None:
                 gxs = np.empty(xs_shape, np.result_type(xs_dtype, dx))
@@ -493,12 +495,13 @@ def _backward_compiled(tape: _Tape, steps: list[Any], reverse: bool, xs_shape: t
             without.append(t)
         else:
             gxs[t] = 0.0
-        for i, g in zip(step.externals, results[1 + parts:], strict=False):
-            k = tape.reads[i]
-            if k in totals:
-                totals[k] += g
-            else:
-                totals[k] = np.array(g, copy=True)
+        if step.externals:
+            for i, g in zip(step.externals, results[1 + parts:], strict=False):
+                k = tape.reads[i]
+                if k in totals:
+                    totals[k] += g
+                else:
+                    totals[k] = np.array(g, copy=True)
         for (w, a), g in zip(step.deferred, results[1 + parts + len(step.externals):],
                              strict=True):
             _later(later, totals, w, (saved[a], at[w]), g)

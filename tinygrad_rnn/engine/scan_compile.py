@@ -152,6 +152,7 @@ class Backward:
 
     source: str
     function: Callable[..., tuple]
+    present: tuple[bool, ...]
     externals: tuple[int, ...]
     deferred: tuple[tuple[int, int], ...]
 
@@ -387,17 +388,52 @@ def _forward_source(step: CompiledStep, title: str) -> tuple[str, dict[int, int]
     lines = [f"def forward({', '.join(arguments)}):",
              f'    """{title}: one step, one line per op the trace recorded."""']
     where: dict[int, int] = {}
+    reusable = _reusable(step)
     for index, op in enumerate(tape.ops):
         text = f"    {names[op.out]} = {_forward_expression(step, op)}"
-        if op.fn in (F.MatMul, F.Reshape) and len(text) < 60:
+        if op.out in reusable:
+            a, b = (_ref(step, k) for k in op.inputs)
+            ufunc = IN_PLACE[op.fn]
+            into = names[reusable[op.out]]
+            text = _comment(f"    {names[op.out]} = np.{ufunc}({a}, {b}, out={into})",
+                            f"{RULES[op.fn][0].format(a=a, b=b)}, in {into}'s memory")
+        elif op.fn in (F.MatMul, F.Reshape) and len(text) < 60:
             text = _comment(text, str(tape.shapes[op.out]))
-        where[len(lines) + 1] = index
-        lines.append(text)
+        lines.extend(text.split("\n"))
+        where[len(lines)] = index                    # (1-based: the op's own, last line)
     state = ", ".join(names[k] for k in tape.state_out)
     saved = ", ".join(names[k] for k in step.saved)
     lines.append(f"    return {state}, ({saved}{',' if len(step.saved) == 1 else ''})")
     header = _hoisted_comment(step)
     return "\n".join(header + lines) + "\n", {n + len(header): i for n, i in where.items()}
+
+
+IN_PLACE = {F.Add: "add", F.Sub: "subtract", F.Mul: "multiply", F.Div: "divide"}
+FRESH = (*RULES, F.Cat, F.Stack, F.Where, F.Clip, F.Cast, F.Softmax, F.LogSoftmax)
+
+
+def _reusable(step: CompiledStep) -> dict[int, int]:
+    """Elementwise ops that can write their result into an input's memory: an array made in
+    this step (not a view, not an argument) that nothing else reads, backward does not keep,
+    and that has the result's shape and dtype. out slot -> the slot whose memory it takes."""
+    tape = step.tape
+    made = {op.out for op in tape.ops if op.fn in FRESH}
+    reads: dict[int, int] = {}
+    for op in tape.ops:
+        for k in op.inputs:
+            reads[k] = reads.get(k, 0) + 1
+    keep = set(step.saved) | set(tape.state_out)
+    reusable = {}
+    for op in tape.ops:
+        if op.fn not in IN_PLACE:
+            continue
+        for k in op.inputs:
+            if (k in made and reads[k] == 1 and k not in keep
+                    and tape.shapes[k] == tape.shapes[op.out]
+                    and tape.dtypes[k] == tape.dtypes[op.out]):
+                reusable[op.out] = k
+                break
+    return reusable
 
 
 def _hoisted_comment(step: CompiledStep) -> list[str]:
@@ -693,5 +729,5 @@ def _compile_backward(step: CompiledStep, present: tuple[bool, ...]) -> Backward
     source = "\n".join(notes + lines) + "\n"
     function = _build(source, "backward", step.constants, "backward")
     position = {k: saved_index for saved_index, k in enumerate(step.saved)}
-    return Backward(source, function, tuple(got),
+    return Backward(source, function, present, tuple(got),
                     tuple((w, position[a]) for w, a, _ in body.deferred))
