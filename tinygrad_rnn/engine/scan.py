@@ -504,7 +504,11 @@ def _backward_compiled(tape: _Tape, steps: list[Any], reverse: bool, xs_shape: t
                     totals[k] = np.array(g, copy=True)
         for (w, a), g in zip(step.deferred, results[1 + parts + len(step.externals):],
                              strict=True):
-            _later(later, totals, w, (saved[a], at[w]), g)
+            pairs = later.setdefault(w, (at[w], []))[1]         # as _later, inlined
+            pairs.append((saved[a], g))
+            if len(pairs) == WEIGHT_GRAD_STEPS:
+                _add_weight_grad(totals, w, at[w], pairs)
+                pairs.clear()
         if not _Backward.retain_graph:
             steps[t] = None
     for k, (w, pairs) in later.items():
