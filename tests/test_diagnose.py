@@ -180,7 +180,8 @@ def test_gradcheck_appends_the_diagnosis(fn, inputs, says):
 
 
 def test_assert_gradients_match_carries_the_diagnosis():
-    with pytest.raises(AssertionError, match="diagnosis: it is the gradient of input 1"):
+    with pytest.raises(AssertionError,
+                       match="diagnosis: it is the true gradient of input 1, not of this one"):
         assert_gradients_match(MulSwapsGradients.apply, leaf(3), leaf(3))
 
 
@@ -199,3 +200,9 @@ def test_gradcheck_says_nothing_extra_when_no_pattern_fits():
     with pytest.raises(GradcheckError) as info:
         gradcheck(Wrong.apply, [leaf(2, 2)])
     assert "diagnosis" not in str(info.value)
+
+
+def test_the_text_names_what_is_compared():
+    assert diagnose(2 * TRUE, TRUE).text.endswith("×2 the true gradient")
+    assert diagnose(2 * TRUE, TRUE, what="value").text.endswith("×2 the true value")
+    assert diagnose(-TRUE, TRUE, what="update").text.endswith("minus the true update")

@@ -56,10 +56,12 @@ def _worst(got: np.ndarray, want: np.ndarray) -> str:
 def compare(name: str, got: Any, expected: np.ndarray, *,
             others: Mapping[str, np.ndarray] | None = None, parts: np.ndarray | None = None,
             steps: np.ndarray | None = None, time_axes: Sequence[int] = (),
-            mistakes: Mapping[str, tuple[np.ndarray, str]] | None = None) -> None:
+            mistakes: Mapping[str, tuple[np.ndarray, str]] | None = None,
+            what: str = "gradient") -> None:
     """Pass if `got` equals `expected` (float64 rounding aside); else raise Wrong naming the kind:
     an exercise's known `mistakes` first (kind → (what that mistake computes, text)), as they
-    are the most precise, then the diagnosis of testing/diagnose.py."""
+    are the most precise, then the diagnosis of testing/diagnose.py. `what` names the arrays
+    in its text: "gradient", or "value" for a forward's output."""
     got = as_array(name, got)
     want = np.asarray(expected, dtype=np.float64)
     if _close(got, want):
@@ -68,7 +70,7 @@ def compare(name: str, got: Any, expected: np.ndarray, *,
                   if _close(got, np.asarray(result, dtype=np.float64))), None)
     if found is None:
         found = diagnose(got, want, others=others, parts=parts, steps=steps,
-                         time_axes=time_axes, atol=ATOL, rtol=RTOL)
+                         time_axes=time_axes, atol=ATOL, rtol=RTOL, what=what)
     if found is None:
         raise Wrong(f"{name} is wrong: {_worst(got, want)}")
     raise Wrong(f"{name}: {found.text}", found)

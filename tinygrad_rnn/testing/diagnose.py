@@ -91,18 +91,18 @@ def _sum_to(got: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _shape_mismatch(got: np.ndarray, want: np.ndarray, others: Mapping[str, np.ndarray],
-                    atol: float, rtol: float) -> Diagnosis:
+                    atol: float, rtol: float, what: str) -> Diagnosis:
     for name, other in others.items():
         if _close(got, other, atol, rtol):
-            return Diagnosis("swapped", f"it is the gradient of {name} (shape {got.shape}), "
-                                        f"not of this input (shape {want.shape})")
+            return Diagnosis("swapped", f"it is the true {what} of {name} (shape {got.shape}), "
+                                        f"not of this one (shape {want.shape})")
     if want.ndim >= 2 and _close(got, np.swapaxes(want, -1, -2), atol, rtol):
         return Diagnosis("transposed", f"it is transposed: shape {got.shape} holds the right "
                                        f"values for shape {want.shape} with the last two axes "
                                        f"swapped")
     if _reducible(got, want.shape) and _close(_sum_to(got, want.shape), want, atol, rtol):
         return Diagnosis("broadcast", f"shape {got.shape}, expected {want.shape}: it is the "
-                                      f"gradient before the sum over the broadcast dimensions "
+                                      f"{what} before the sum over the broadcast dimensions "
                                       f"(sum it down to {want.shape})")
     if got.size == want.size and _close(got.reshape(want.shape), want, atol, rtol):
         return Diagnosis("shape", f"the right values in the wrong shape: {got.shape}, expected "
@@ -129,13 +129,13 @@ def _shifted(got: np.ndarray, want: np.ndarray, axis: int, atol: float, rtol: fl
     return None
 
 
-def _nonfinite(got: np.ndarray, want: np.ndarray) -> Diagnosis | None:
+def _nonfinite(got: np.ndarray, want: np.ndarray, what: str) -> Diagnosis | None:
     bad = ~np.isfinite(got)
     if not bad.any():
         return None
     index = tuple(int(i) for i in np.argwhere(bad)[0])
     what = "NaN" if np.isnan(got[index]) else "Inf"
-    also = "" if np.all(np.isfinite(want)) else " (the true gradient is not finite either)"
+    also = "" if np.all(np.isfinite(want)) else f" (the true {what} is not finite either)"
     return Diagnosis("nonfinite", f"{int(bad.sum())} of {got.size} elements are NaN or Inf "
                                   f"(the first, {what}, at {index}){also}: an overflow or a "
                                   f"division by zero?")
@@ -144,48 +144,51 @@ def _nonfinite(got: np.ndarray, want: np.ndarray) -> Diagnosis | None:
 def diagnose(got: np.ndarray, expected: np.ndarray, *,
              others: Mapping[str, np.ndarray] | None = None, parts: np.ndarray | None = None,
              steps: np.ndarray | None = None, time_axes: Sequence[int] = (),
-             atol: float = 1e-5, rtol: float = 1e-3) -> Diagnosis | None:
+             atol: float = 1e-5, rtol: float = 1e-3, what: str = "gradient"
+             ) -> Diagnosis | None:
     """What kind of wrong `got` is, given the true gradient `expected`; None if no pattern fits.
 
     others     the true gradients of the other inputs, by name (to recognise a swap)
     parts      (K, *expected.shape): the slices the truth sums over broadcast dimensions
     steps      (T, *expected.shape): each time step's contribution to the truth (their sum)
     time_axes  axes of `expected` that run over time (checked for a shift by one step)
+    what       what the arrays are, for the text ("gradient"; "value" for a forward's output)
     """
     got, want = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
     others = {name: np.asarray(o, dtype=np.float64) for name, o in (others or {}).items()
               if not _close(np.asarray(o, dtype=np.float64), want, atol, rtol)}
-    found = _nonfinite(got, want)
+    found = _nonfinite(got, want, what)
     if found is not None:
         return found
     if got.shape != want.shape:
-        return _shape_mismatch(got, want, others, atol, rtol)
+        return _shape_mismatch(got, want, others, atol, rtol, what)
     tiny = atol + rtol * float(np.abs(want).max(initial=0.0))
     if _close(got, want, atol, rtol):
         return None
     if np.all(np.abs(got) <= 1e-12) and not np.all(np.abs(want) <= tiny):
-        return Diagnosis("zero", "it is all zeros: no gradient reached this input")
+        reason = ": no gradient reached this input" if what == "gradient" else ""
+        return Diagnosis("zero", f"it is all zeros{reason}")
     if want.ndim >= 2 and want.shape[-1] == want.shape[-2]:
         flipped = np.swapaxes(want, -1, -2)
         if not _close(flipped, want, atol, rtol) and _close(got, flipped, atol, rtol):
-            return Diagnosis("transposed", "it is transposed: yours is the true gradient's .T")
+            return Diagnosis("transposed", f"it is transposed: yours is the true {what}'s .T")
     for name, other in others.items():
         if _close(got, other, atol, rtol):
-            return Diagnosis("swapped", f"it is the gradient of {name}, not of this input")
+            return Diagnosis("swapped", f"it is the true {what} of {name}, not of this one")
     norm = float(np.sum(want * want))
     if norm > 0:
         c = float(np.sum(got * want)) / norm
         if abs(c - 1.0) > 1e-3 and abs(c) > 1e-6 and _close(got, c * want, atol, rtol):
             if abs(c + 1.0) <= 1e-3:
-                return Diagnosis("sign", "it has the wrong sign: it is exactly minus the true "
-                                         "gradient")
+                return Diagnosis("sign", f"it has the wrong sign: it is exactly minus the true "
+                                         f"{what}")
             return Diagnosis("scaled", f"it is right up to a constant factor: {_factor(c)} the "
-                                       f"true gradient")
+                                       f"true {what}")
     if parts is not None and len(parts) > 1:
         for k, part in enumerate(parts):
             if _close(got, part, atol, rtol):
                 return Diagnosis("broadcast", f"it is one slice (number {k + 1} of {len(parts)})"
-                                              f" of the broadcast gradient, not their sum: sum "
+                                              f" of the broadcast {what}, not their sum: sum "
                                               f"over the broadcast dimensions")
     if steps is not None and len(steps) > 1:
         total, count = steps.sum(axis=0), len(steps)
@@ -204,5 +207,5 @@ def diagnose(got: np.ndarray, expected: np.ndarray, *,
             moved = "one step early (t holds t + 1)" if way == "early" else \
                 "one step late (t holds t − 1)"
             return Diagnosis("time_shift", f"it is off by one time step along axis {axis}: "
-                                           f"each step's gradient sits {moved}")
+                                           f"each step's {what} sits {moved}")
     return None

@@ -12,6 +12,7 @@ import importlib.util
 import json
 import math
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -36,15 +37,16 @@ def _width() -> int:
     return max(40, min(shutil.get_terminal_size((80, 24)).columns, 80))
 
 
-def _say(text: str, indent: str = "") -> None:
-    print(textwrap.fill(text, _width(), initial_indent=indent,
-                        subsequent_indent=indent + "  ", break_on_hyphens=False))
+def _say(text: str) -> None:
+    """Print a paragraph wrapped to the terminal (at most 80 columns); later lines indented."""
+    print(textwrap.fill(text, _width(), subsequent_indent="  ", break_on_hyphens=False))
 
 
 def _command(workspace: Workspace, words: str) -> str:
     """The command line to run next, with --dir when the work folder is not the default."""
     default = workspace.root == Path("learn")
-    return f"tinygrad-rnn learn {words}" + ("" if default else f" --dir {workspace.root}")
+    return f"tinygrad-rnn learn {words}" + ("" if default else
+                                            f" --dir {shlex.quote(str(workspace.root))}")
 
 
 def _exercise(text: str) -> tuple[int, Exercise]:

@@ -76,14 +76,14 @@ def _forward_check(module: ModuleType, case: Case) -> None:
     z = p["Wya"] @ a_next + p["by"]
     over_examples = np.exp(z - z.max(axis=1, keepdims=True))
     over_examples /= over_examples.sum(axis=1, keepdims=True)
-    compare("a_next", got[0], a_next, others={"yt_pred": yt_pred})
-    compare("yt_pred", got[1], yt_pred, others={"a_next": a_next}, mistakes={
+    compare("a_next", got[0], a_next, others={"yt_pred": yt_pred}, what="value")
+    compare("yt_pred", got[1], yt_pred, others={"a_next": a_next}, what="value", mistakes={
         "softmax_axis": (over_examples, "it is a softmax over the examples (axis 1); each "
                                         "column is one example's distribution: axis 0")})
     cache = got[2]
     if not isinstance(cache, tuple) or len(cache) != 4:
         raise Wrong("cache must be the tuple (a_next, a_prev, xt, parameters)")
-    compare("cache[0] (a_next)", cache[0], a_next)
+    compare("cache[0] (a_next)", cache[0], a_next, what="value")
 
 
 RNN_CELL_FORWARD = Exercise(

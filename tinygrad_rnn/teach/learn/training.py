@@ -153,7 +153,7 @@ def _sampling_check(module: ModuleType, case: Case) -> None:
     z, t = case["logits"], case["temperature"]
     p = _probs(z, t)
     got = function(module, "softmax_with_temperature")(z.copy(), t)
-    compare("softmax_with_temperature", got, p, mistakes={
+    compare("softmax_with_temperature", got, p, what="value", mistakes={
         "times_t": (_probs(z * t * t, t), "it multiplies the logits by T; divide: "
                                           "softmax(z / T)")})
     if not case.get("_draws"):
@@ -253,7 +253,7 @@ def _gru_check(module: ModuleType, case: Case) -> None:
     if not isinstance(out, Tensor):
         raise Wrong(f"gru_cell returned a {type(out).__name__}; return a Tensor built from "
                     f"Tensor ops, so autograd can differentiate it")
-    compare("h'", out.numpy(), expected.numpy(), mistakes={
+    compare("h'", out.numpy(), expected.numpy(), what="value", mistakes={
         "reset_before": (_gru_variant(values, True, False),
                          "it resets h before the matrix, as the course's GRU does (W_hn (r ⊙ h)); "
                          "PyTorch's is r ⊙ (h W_hnᵀ + b_hn): a different model"),
@@ -337,10 +337,11 @@ def _adam_check(module: ModuleType, case: Case) -> None:
                    eps=1e-8)
         if not isinstance(got, (tuple, list)) or len(got) != 3:
             raise Wrong(f"adam_step returned {type(got).__name__}; return (param, m, v)")
-        compare(f"m after step {t}", got[1], state["exp_avg"])
-        compare(f"v after step {t}", got[2], state["exp_avg_sq"])
+        compare(f"m after step {t}", got[1], state["exp_avg"], what="value")
+        compare(f"v after step {t}", got[2], state["exp_avg_sq"], what="value")
         update = np.asarray(got[0], dtype=np.float64) - param
-        compare(f"the update at step {t} (new param − old)", update, theta.numpy() - before)
+        compare(f"the update at step {t} (new param − old)", update, theta.numpy() - before,
+                what="update")
         param = theta.numpy().copy()                     # the next step starts from the truth
         m, v = state["exp_avg"].copy(), state["exp_avg_sq"].copy()
 
