@@ -109,8 +109,8 @@ def test_loss_errors_are_clear():
     with pytest.raises(TypeError, match="target must hold integer class indices, got dtype "
                                         "float64"):
         F.cross_entropy(x, TARGET.astype(float))
-    with pytest.raises(ShapeError, match=r"input \(4, 5\) needs a target of shape \(4,\), "
-                                         r"got \(3,\)"):
+    with pytest.raises(ShapeError, match=r"input \(4, 5\) is \(N, C\) = \(4, 5\), so the "
+                                         r"target must hold .* shape \(4,\), got \(3,\)"):
         F.cross_entropy(x, TARGET[:3])
     with pytest.raises(ShapeError, match=r"targets must lie in \[0, 5\)"):
         F.cross_entropy(x, np.array([0, 1, 2, 5]))
@@ -118,5 +118,5 @@ def test_loss_errors_are_clear():
         F.nll_loss(x, np.array([0, 1, -2, 3]))
     with pytest.raises(ShapeError, match=r"mse_loss: input \(4, 5\) and target \(5,\)"):
         F.mse_loss(x, np.zeros(5))
-    with pytest.raises(ShapeError, match="must be \\(N, C\\)"):
-        F.cross_entropy(randn(8, 5), np.array(1))
+    with pytest.raises(ShapeError, match=r"must be \(C,\), \(N, C\) or .*got a scalar"):
+        F.cross_entropy(Tensor(np.float64(1.0)), np.array(1))

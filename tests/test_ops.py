@@ -118,6 +118,22 @@ def matmul(draw: st.DrawFn) -> Case:
     return [draw(arrays(a_shape)), draw(arrays(b_shape))], {}
 
 
+@st.composite
+def matrix_product(draw: st.DrawFn) -> Case:
+    """a (..., K) of 1-4 dims against a matrix (K, N): W itself, or W (N, K) used as W.T (the
+    transposed view every Linear multiplies by)."""
+    k, n = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    lead = draw(st.lists(st.integers(1, 3), max_size=3))
+    transposed = draw(st.booleans())
+    w_shape = (n, k) if transposed else (k, n)
+    return [draw(arrays((*lead, k))), draw(arrays(w_shape))], {"transposed": transposed}
+
+
+def as_matrix(w: Any, transposed: bool) -> Any:
+    """The matrix a multiplies by: w, or the transposed view w.T."""
+    return w.T if transposed else w
+
+
 CLIP_BOUNDS = [(-1.0, 1.0), (None, 0.5), (-0.5, None), (0.0, 2.0)]
 
 
@@ -273,6 +289,8 @@ OPS = [
        pow_scalar()),
     Op("rpow", lambda x, base: base**x, lambda a, base: np.power(base, a), rpow()),
     Op("matmul", lambda a, b: a @ b, np.matmul, matmul()),
+    Op("matmul_matrix", lambda a, w, transposed: a @ as_matrix(w, transposed),
+       lambda a, w, transposed: np.matmul(a, as_matrix(w, transposed)), matrix_product()),
     Op("exp", Tensor.exp, np.exp, unary()),
     Op("log", Tensor.log, np.log, unary("positive")),
     Op("sqrt", Tensor.sqrt, np.sqrt, unary("positive")),

@@ -47,6 +47,7 @@ TORCH: dict[str, Callable[..., Any]] = {
     "pow_scalar": lambda x, exponent: torch.pow(x, exponent),
     "rpow": lambda x, base: torch.pow(base, x),
     "matmul": torch.matmul,
+    "matmul_matrix": lambda a, w, transposed: torch.matmul(a, w.T if transposed else w),
     "exp": torch.exp,
     "log": torch.log,
     "sqrt": torch.sqrt,

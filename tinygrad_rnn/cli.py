@@ -42,6 +42,7 @@ from tinygrad_rnn.data import (
     stream_eval_batches,
     text_lines,
 )
+from tinygrad_rnn.engine.allocator import reuse_freed_memory
 from tinygrad_rnn.engine.threads import add_threads_flag, use_threads
 from tinygrad_rnn.lm.checkpoint import CheckpointError
 from tinygrad_rnn.lm.generate import GenerationError
@@ -251,7 +252,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     names = {f.name for f in fields(TrainConfig)}
     given = {k: v for k, v in vars(args).items() if k in names and v is not None}
     config = replace(run_config(args.out), **given) if args.resume else TrainConfig(**given)
-    with contextlib.closing(make_reporter(args.plain, out=args.out)) as reporter:   # on errors too
+    with contextlib.closing(make_reporter(args.plain, out=args.out)) as reporter, \
+            reuse_freed_memory():                                     # closed on errors too
         summary = train(config, args.out, resume=args.resume, reporter=reporter,
                         check_anomalies=args.detect_anomaly)
     return 130 if summary.stopped == "interrupt" else 0

@@ -11,11 +11,12 @@ Derived ops (mean, min, var, chunk, ...) are plain Tensor methods built from the
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn.engine.tensor import Function, ShapeError, SliceGrad, Tensor
+from tinygrad_rnn.engine.tensor import Function, ShapeError, SliceGrad, Tensor, _Backward
 
 __all__ = [
     "unbroadcast", "Add", "Sub", "Mul", "Div", "Neg", "Pow", "MatMul", "Exp", "Log", "Sqrt", "Abs",
@@ -119,7 +120,11 @@ class Pow(Function):
 
 
 class MatMul(Function):
-    """z = a @ b      dz/da = g @ bᵀ, dz/db = aᵀ @ g  (batch dims broadcast; 1-D as numpy)"""
+    """z = a @ b      dz/da = g @ bᵀ, dz/db = aᵀ @ g  (batch dims broadcast; 1-D as numpy)
+
+    Against a matrix b (K, N), an a (..., K) of any rank is one 2-D product of its rows,
+    (M, K) @ (K, N): a Linear on a whole sequence is one GEMM forward and one per gradient,
+    and b's gradient sums over the rows inside its GEMM, not in a (batch, K, N) temporary."""
 
     @staticmethod
     def forward(ctx, a, b):
@@ -130,20 +135,23 @@ class MatMul(Function):
             raise ShapeError(f"matmul: {a.shape} @ {b.shape}: inner dimensions "
                              f"{a.shape[-1]} != {inner_b}")
         ctx.save_for_backward(a, b)
+        if a.ndim > 2 and b.ndim == 2:
+            return (_rows(a) @ b).reshape(a.shape[:-1] + b.shape[1:])   # (M, K) @ (K, N)
         return a @ b
 
     @staticmethod
     def backward(ctx, grad) -> Grads:
         a, b = ctx.saved
         da, db = ctx.needs_input_grad
-        if a.ndim == 2 and b.ndim == 2:  # the common case, without the general reshaping
-            ga = grad @ b.T if da else None
+        if b.ndim == 2:  # against a matrix: (M, K) @ (K, N), M = every row of a (1 for a vector)
+            a2, g2 = _rows(a), _rows(grad)                                # (M, K), (M, N)
+            ga = (g2 @ b.T).reshape(a.shape) if da else None
             if not db:
                 return ga, None
             if b.flags.c_contiguous:
-                gb = a.T * grad if a.shape[0] == 1 else a.T @ grad       # one row: an outer product
+                gb = a2.T * g2 if len(a2) == 1 else a2.T @ g2           # one row: an outer product
             else:  # b is a transposed view (W.T in x @ W.T): build (gᵀ a)ᵀ, laid out like W, so
-                gb = (grad.T * a if a.shape[0] == 1 else grad.T @ a).T  # W's gradient adds in order
+                gb = (g2.T * a2 if len(a2) == 1 else g2.T @ a2).T      # W's gradient adds in order
             return ga, gb
         a2 = a[None, :] if a.ndim == 1 else a  # treat vectors as a row / a column
         b2 = b[:, None] if b.ndim == 1 else b
@@ -154,6 +162,11 @@ class MatMul(Function):
         ga = unbroadcast(grad @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape) if da else None
         gb = unbroadcast(np.swapaxes(a2, -1, -2) @ grad, b2.shape).reshape(b.shape) if db else None
         return ga, gb
+
+
+def _rows(x: np.ndarray) -> np.ndarray:
+    """x (..., K) as the matrix of its rows (M, K); a vector is one row (a view when it can be)."""
+    return x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
 
 
 # ---- unary ----------------------------------------------------------------------------------
@@ -561,9 +574,12 @@ class Embedding(Function):
 
 
 class CrossEntropy(Function):
-    """loss = -log softmax(logits)[target], averaged (or summed) over targets ≠ ignore_index.
+    """loss = -log softmax(logits)[target] over the classes (dim 1), averaged (or summed) over
+    the targets ≠ ignore_index; logits (N, C) or (N, C, d1, …) with targets (N,) or (N, d1, …).
 
-    Fused for speed and stability: dloss/dlogits = (softmax(logits) - onehot(target)) / count."""
+    Fused for speed and stability: dloss/dlogits = (softmax(logits) - onehot(target)) / count.
+    One buffer the size of the logits holds softmax(logits) from forward to backward, which
+    turns it into the gradient in place (a copy only when the graph is kept for another pass)."""
 
     @classmethod
     def op_name(cls) -> str:
@@ -571,38 +587,50 @@ class CrossEntropy(Function):
 
     @staticmethod
     def forward(ctx, logits, target=None, ignore_index=-100, reduction="mean"):
-        if logits.ndim != 2:
-            raise ShapeError(f"cross_entropy: logits must be 2-D (N, C), got {logits.shape}")
+        if logits.ndim < 2:
+            raise ShapeError(f"cross_entropy: logits must be (N, C) or (N, C, d1, ...), "
+                             f"got {logits.shape}")
         if reduction not in ("mean", "sum", "none"):
             raise ShapeError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', "
                              f"got {reduction!r}")
-        n, classes = logits.shape
+        classes = logits.shape[1]
         target = _index_array(target)
         if not np.issubdtype(target.dtype, np.integer):
             raise ShapeError(f"cross_entropy: targets must be integers, got dtype {target.dtype}")
-        if target.shape != (n,):
-            raise ShapeError(f"cross_entropy: logits {logits.shape} need targets of shape ({n},), "
-                             f"got {target.shape}")
+        expected = logits.shape[:1] + logits.shape[2:]
+        if target.shape != expected:
+            raise ShapeError(f"cross_entropy: logits {logits.shape} need targets of shape "
+                             f"{expected}, got {target.shape}")
         keep = target != ignore_index
-        safe_target = np.where(keep, target, 0)
-        if keep.any() and (safe_target.min() < 0 or safe_target.max() >= classes):
+        safe = np.where(keep, target, 0)[:, None]                          # (N, 1, d1, …)
+        if keep.any() and (safe.min() < 0 or safe.max() >= classes):
             raise ShapeError(f"cross_entropy: logits {logits.shape}: targets must lie in "
                              f"[0, {classes}) (or equal ignore_index={ignore_index})")
-        z = logits - np.max(logits, axis=1, keepdims=True)
-        log_p = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
-        losses = -log_p[np.arange(n), safe_target] * keep
+        top = np.max(logits, axis=1, keepdims=True)                        # (N, 1, d1, …)
+        p = np.subtract(logits, top)          # the one buffer: z - max, then e^(z - max), then
+        np.exp(p, out=p)                      # softmax, kept for backward
+        total = np.sum(p, axis=1, keepdims=True)
+        p /= total
+        picked = np.take_along_axis(logits, safe, axis=1) - top            # z[target] - max
+        losses = np.where(keep, (np.log(total) - picked)[:, 0], 0)         # (N, d1, …)
         count = keep.sum()
-        ctx.save_for_backward(log_p, safe_target, keep, count, reduction)
+        ctx.save_for_backward(p, safe, keep, count, reduction)
         if reduction == "none":
-            return losses.astype(logits.dtype)
+            return losses.astype(logits.dtype, copy=False)
         if reduction == "sum":
             return np.asarray(losses.sum(), dtype=logits.dtype)
-        return np.asarray(losses.sum() / count, dtype=logits.dtype)  # count 0 gives nan, as torch
+        with np.errstate(invalid="ignore"):                  # count 0 gives nan, as torch
+            return np.asarray(losses.sum() / count, dtype=logits.dtype)
 
     @staticmethod
     def backward(ctx, grad) -> Grads:
-        log_p, target, keep, count, reduction = ctx.saved
-        dlogits = np.exp(log_p)
-        dlogits[np.arange(len(target)), target] -= 1.0
-        weight = grad * keep / count if reduction == "mean" else grad * keep
-        return (dlogits * weight.reshape(-1, 1).astype(dlogits.dtype),)
+        p, safe, keep, count, reduction = ctx.saved
+        dz = p.copy() if _Backward.retain_graph else p    # a kept graph needs p again
+        np.put_along_axis(dz, safe, np.take_along_axis(dz, safe, axis=1) - 1, axis=1)
+        if reduction == "none":
+            dz *= np.expand_dims(grad * keep, 1).astype(dz.dtype, copy=False)
+            return (dz,)
+        dz *= (grad / count if reduction == "mean" and count else grad).astype(dz.dtype)
+        if not keep.all():
+            np.moveaxis(dz, 1, -1)[~keep] = 0                  # ignored targets: no gradient
+        return (dz,)

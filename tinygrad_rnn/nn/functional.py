@@ -42,14 +42,39 @@ def _integer_target(target: Any, op: str) -> np.ndarray:
     return array
 
 
-def _as_rows(logits: Tensor, target: np.ndarray, op: str) -> tuple[Tensor, np.ndarray]:
-    """(N, C) and (N,) as they are; (N, C, d1, …) and (N, d1, …) as (N·d1·…, C) and (N·d1·…,)."""
-    if logits.ndim < 2:
-        raise ShapeError(f"{op}: input must be (N, C) or (N, C, d1, ...), got {logits.shape}")
-    expected = logits.shape[:1] + logits.shape[2:]
-    if target.shape != expected:
-        raise ShapeError(f"{op}: input {logits.shape} needs a target of shape {expected}, "
+def _check_target(input: Tensor, target: np.ndarray, op: str) -> None:
+    """The target fits PyTorch's layouts: input (C,) and target (), (N, C) and (N,), or
+    (N, C, d1, …) and (N, d1, …), the classes in dim 1; otherwise say how to fix the call."""
+    if input.ndim == 0:
+        raise ShapeError(f"{op}: input must be (C,), (N, C) or (N, C, d1, ...), got a scalar")
+    expected = input.shape[:1] + input.shape[2:] if input.ndim > 1 else ()
+    if target.shape == expected:
+        return
+    if input.ndim == 1:
+        raise ShapeError(f"{op}: input {input.shape} is one row of C = {input.shape[0]} "
+                         f"classes, so the target must be one class index of shape (), "
                          f"got {target.shape}")
+    if input.ndim == 2:
+        raise ShapeError(f"{op}: input {input.shape} is (N, C) = {input.shape}, so the target "
+                         f"must hold one class index per row, shape {expected}, "
+                         f"got {target.shape}")
+    hint = ""
+    if target.shape == input.shape[:-1]:
+        classes, last = input.shape[-1], input.ndim - 1
+        hint = (f"; for logits with the classes last, (..., C) with C = {classes}, flatten "
+                f"both: {op}(input.reshape(-1, {classes}), target.reshape(-1)), or move the "
+                f"classes to dim 1: input.permute{(0, last, *range(1, last))}")
+    raise ShapeError(f"{op}: input {input.shape} is read as PyTorch's (N, C, d1, ...), the "
+                     f"C = {input.shape[1]} classes in dim 1, so the target must have shape "
+                     f"{expected}, got {target.shape}{hint}")
+
+
+def _as_rows(logits: Tensor, target: np.ndarray, op: str) -> tuple[Tensor, np.ndarray]:
+    """(N, C) and (N,) as they are; (C,) and () as one row; (N, C, d1, …) and (N, d1, …) as
+    (N·d1·…, C) and (N·d1·…,)."""
+    _check_target(logits, target, op)
+    if logits.ndim == 1:
+        return logits.reshape(1, -1), target.reshape(1)                    # (1, C)
     if logits.ndim == 2:
         return logits, target
     moved = logits.permute((0,) + tuple(range(2, logits.ndim)) + (1,))     # (N, d1, …, C)
@@ -58,14 +83,19 @@ def _as_rows(logits: Tensor, target: np.ndarray, op: str) -> tuple[Tensor, np.nd
 
 def cross_entropy(input: Tensor, target: Any, reduction: str = "mean",
                   ignore_index: int = -100) -> Tensor:
-    """-log softmax(input)[target] per row, reduced; rows whose target is ignore_index count
-    for nothing (not even in the mean). One fused op: dL/dinput = softmax - one_hot."""
+    """-log softmax(input)[target] over the classes, reduced; targets equal to ignore_index
+    count for nothing (not even in the mean). Input (N, C) with target (N,), PyTorch's
+    (N, C, d1, …) with (N, d1, …), or one row (C,) with (). One fused op (softmax and its
+    gradient share one buffer): dL/dinput = softmax - one_hot."""
     _reduction(reduction, "cross_entropy")
     target = _integer_target(target, "cross_entropy")
-    rows, flat_target = _as_rows(input, target, "cross_entropy")
-    loss = F.CrossEntropy.apply(rows, target=flat_target, ignore_index=ignore_index,
-                                reduction=reduction)
-    return loss.reshape(target.shape) if reduction == "none" else loss   # (N, d1, …) or ()
+    _check_target(input, target, "cross_entropy")
+    if input.ndim == 1:                                                    # one row: (1, C)
+        loss = F.CrossEntropy.apply(input.reshape(1, -1), target=target.reshape(1),
+                                    ignore_index=ignore_index, reduction=reduction)
+        return loss.reshape(()) if reduction == "none" else loss
+    return F.CrossEntropy.apply(input, target=target, ignore_index=ignore_index,
+                                reduction=reduction)                       # (N, d1, …) or ()
 
 
 def nll_loss(input: Tensor, target: Any, reduction: str = "mean",
