@@ -26,12 +26,13 @@ from tinygrad_rnn.lm.generate import beam_search, generate
 from tinygrad_rnn.nn import GRU, LSTM, RNN, Dropout, Embedding, Linear, Module
 from tinygrad_rnn.nn.functional import cross_entropy, one_hot
 
-__all__ = ["CELLS", "ConfigError", "ModelConfig", "LanguageModel", "State", "detach_state",
-           "mean_loss", "bits", "perplexity", "Score", "score_ids", "boundary_id", "score_text",
-           "sample_text", "beam_texts"]
+__all__ = ["CELLS", "EVAL_LOGITS", "ConfigError", "ModelConfig", "LanguageModel", "State",
+           "detach_state", "mean_loss", "bits", "perplexity", "Score", "score_ids", "boundary_id",
+           "score_text", "sample_text", "beam_texts"]
 
 CELLS = {"rnn": RNN, "gru": GRU, "lstm": LSTM}
 State = Any  # None, h (L, B, H), or (h, c) for an LSTM: Tensors inside the model, arrays outside
+EVAL_LOGITS = 1 << 22  # logits mean_loss makes at once (16 MiB of float32), whatever the batch
 
 
 class ConfigError(ValueError):
@@ -112,14 +113,22 @@ class LanguageModel(Module):
 
     def forward(self, ids: np.ndarray, state: State = None) -> tuple[Tensor, State]:
         """ids (T, B) integers, state None or from the last call → logits (T, B, V), state."""
+        outputs, state = self.features(ids, state)                         # (T, B, H)
+        return self.logits(outputs), state                                 # (T, B, V)
+
+    def features(self, ids: np.ndarray, state: State = None) -> tuple[Tensor, State]:
+        """ids (T, B) → the top layer's outputs (T, B, H), before the head, and the state."""
         ids = np.asarray(ids)
         if self.embedding is not None:
             inputs = self.embedding(ids)                                   # (T, B, E)
         else:
             dtype = self.head.weight.dtype                                 # the model's
             inputs = one_hot(ids, self.config.vocab_size).astype(dtype)    # (T, B, V)
-        outputs, state = self.rnn(self.drop(inputs), state)                # (T, B, H)
-        return self.head(self.drop(outputs)), state                        # (T, B, V)
+        return self.rnn(self.drop(inputs), state)                          # (T, B, H)
+
+    def logits(self, outputs: Tensor) -> Tensor:
+        """The head on top-layer outputs (..., H) → next-token logits (..., V)."""
+        return self.head(self.drop(outputs))
 
     def loss(self, logits: Tensor, targets: np.ndarray) -> Tensor:
         """Mean cross-entropy in nats per token; targets of -100 (line padding) are ignored."""
@@ -137,14 +146,21 @@ class LanguageModel(Module):
 def mean_loss(model: LanguageModel, batches: Iterable[tuple[np.ndarray, np.ndarray]],
               carry_state: bool) -> tuple[float, int]:
     """(mean nats per scored token, scored tokens) over the batches, without a graph.
-    With carry_state the batches are consecutive windows of the same streams (stream mode)."""
+    With carry_state the batches are consecutive windows of the same streams (stream mode).
+    The head runs on at most EVAL_LOGITS logits at a time, so a long batch over a large
+    vocabulary needs no more memory than a short one."""
     total, count, state = 0.0, 0, None
+    rows_at_once = max(1, EVAL_LOGITS // model.config.vocab_size)
     with no_grad():
         for x, y in batches:
-            logits, state = model(x, state if carry_state else None)
-            tokens = int((np.asarray(y) != -100).sum())
-            total += model.loss(logits, y).item() * tokens
-            count += tokens
+            outputs, state = model.features(x, state if carry_state else None)   # (T, B, H)
+            rows = outputs.reshape(-1, outputs.shape[-1])                        # (T·B, H)
+            targets = np.asarray(y).reshape(-1)                                  # (T·B,)
+            for start in range(0, len(targets), rows_at_once):
+                part = slice(start, start + rows_at_once)
+                logits = model.logits(rows[part])                                # (≤ rows, V)
+                total += cross_entropy(logits, targets[part], reduction="sum").item()
+            count += int((targets != -100).sum())
     if count == 0:
         raise ValueError("mean_loss: there is no token to score")
     return total / count, count

@@ -202,6 +202,7 @@ def train(cfg: TrainConfig, out: str, resume: bool = False, reporter: Reporter |
                 state = None                                                 # a fresh start
             logits, state = model(x, state)                                  # (T, B, V)
             loss = model.loss(logits, y)
+            del logits              # T·B·V floats: not kept while the next step makes its own
             if not math.isfinite(loss.item()):
                 raise _diverged(f"the training loss is {loss.item()}", progress.step + 1, out,
                                 kept)
