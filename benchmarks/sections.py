@@ -9,7 +9,7 @@ measure, goals)` and add it to SECTIONS below; `--only NAME` then runs it alone.
 
 from __future__ import annotations
 
-from benchmarks import memory, names, training, updates
+from benchmarks import memory, names, training, updates, word_lm
 from benchmarks.report import Section
 
 __all__ = ["SECTIONS", "by_name"]
@@ -19,6 +19,7 @@ SECTIONS: tuple[Section, ...] = (
     names.SECTION,
     updates.SECTION,
     memory.SECTION,
+    word_lm.SECTION,
 )
 
 

@@ -1,4 +1,4 @@
-"""A word-level language model at a real vocabulary (issue 19): one training step, ours vs torch.
+"""A word-level language model at a real vocabulary: one training step, ours against torch.
 
 The step `tinygrad-rnn train --level word --cell lstm` takes: embedding 32 → LSTM 128 → a linear
 head over V = 13,333 words, the mean cross-entropy over T·B = 64·32 positions, backward, clip the
@@ -40,9 +40,11 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
+from rich.console import Console  # noqa: E402
 
 from benchmarks import pytorch  # noqa: E402
 from benchmarks.memory import status_kib  # noqa: E402
+from benchmarks.report import Goal, Result, Section  # noqa: E402
 from benchmarks.step import Step, Unavailable  # noqa: E402
 from tinygrad_rnn import manual_seed, optim  # noqa: E402
 from tinygrad_rnn.data import StreamBatches, WordVocab, corpus  # noqa: E402
@@ -51,7 +53,7 @@ from tinygrad_rnn.engine.allocator import reuse_freed_memory  # noqa: E402
 from tinygrad_rnn.lm import LanguageModel, ModelConfig  # noqa: E402
 from tinygrad_rnn.nn.utils import clip_grad_norm_  # noqa: E402
 
-__all__ = ["Settings", "word_text", "first_batch", "CONTENDERS", "measure", "main"]
+__all__ = ["Settings", "SECTION", "word_text", "first_batch", "CONTENDERS", "measure", "main"]
 
 REPO = Path(__file__).resolve().parent.parent
 DOCSTRING = re.compile(r'"""(.*?)"""', re.S)
@@ -291,6 +293,36 @@ def profile(quick: bool, steps: int, top: int) -> None:
     console = Console(width=100)
     console.print(table(stats, "tottime", top))
     console.print(table(stats, "cumtime", top))
+
+
+def _measure(quick: bool, blocks: int, console: Console) -> list[Result]:
+    """The word-lm rows of `make bench`: seconds per step (wall), then peak MiB of a step."""
+    report = measure(quick, blocks)
+    rows = report["rows"]
+    results = [Result("word-lm", key, row["label"], row["status"], "s/step", row.get("wall"),
+                      row.get("wall_blocks", []), row.get("first_loss"))
+               for key, row in rows.items()]
+    results += [Result("word-lm memory", key, row["label"], row["memory"]["status"], "MiB",
+                       row["memory"].get("peak_mib"), loss=row["memory"].get("loss"))
+                for key, row in rows.items()]
+    cpu = ", ".join(f"{key} {row['cpu']:.3f}" for key, row in rows.items() if "cpu" in row)
+    console.print(f"[dim]  word-lm CPU seconds per step: {cpu}[/dim]")
+    return results
+
+
+def _goals(quick: bool) -> list[Goal]:
+    s = QUICK if quick else Settings()
+    what = (f"word-lm: tinygrad-rnn train --level word --cell lstm, one step (V {s.vocab:,}, "
+            f"embed {s.embed}, LSTM {s.hidden}, T {s.seq_len}, B {s.batch}, Adam, clip "
+            f"{s.clip:g})")
+    return [Goal(f"{what}: wall time", ("word-lm", "ours"), ("word-lm", "torch"), 1.0),
+            Goal(f"{what}: wall time, the moonshot", ("word-lm", "ours"), ("word-lm", "torch"),
+                 0.8),
+            Goal(f"{what}: peak memory", ("word-lm memory", "ours"), ("word-lm memory", "torch"),
+                 1.0)]
+
+
+SECTION = Section("word-lm", _measure, _goals)
 
 
 def main(argv: list[str] | None = None) -> int:
