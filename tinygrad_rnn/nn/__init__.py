@@ -3,6 +3,7 @@ layers, losses (functions and modules), init, and gradient clipping in `nn.utils
 torch.nn.utils)."""
 
 from tinygrad_rnn.nn import functional, init, utils
+from tinygrad_rnn.nn.adaptive import AdaptiveLogSoftmaxWithLoss, ASMOutput
 from tinygrad_rnn.nn.cells import GRUCell, LSTMCell, RNNCell
 from tinygrad_rnn.nn.layers import Dropout, Embedding, Linear, ReLU, Sigmoid, Tanh
 from tinygrad_rnn.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
@@ -21,5 +22,6 @@ __all__ = [
     "Linear", "Embedding", "Dropout", "Tanh", "ReLU", "Sigmoid",
     "RNNCell", "GRUCell", "LSTMCell", "RNN", "GRU", "LSTM",
     "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss",
+    "AdaptiveLogSoftmaxWithLoss", "ASMOutput",
     "functional", "init", "utils",
 ]
