@@ -110,10 +110,13 @@ def test_functional_activations_match_torch(name):
 
 def loss_cases():
     target = np.array([0, 3, 1, 1, 2])
+    per_position = target[:, None] % np.arange(1, 4)                  # (N, d1) for (N, C, d1)
     soft = np.random.default_rng(8).random((5, 4))
     return [
         ("CrossEntropyLoss", dict(ignore_index=1), rand(7, 5, 4), target),
         ("CrossEntropyLoss", {}, rand(7, 5, 4), target),
+        ("CrossEntropyLoss", dict(ignore_index=2), rand(7, 5, 4, 3), per_position),
+        ("NLLLoss", {}, -np.abs(rand(9, 5, 4, 3)), per_position),
         ("NLLLoss", dict(ignore_index=3), -np.abs(rand(9, 5, 4)), target),
         ("MSELoss", {}, rand(10, 5, 4), soft),
         ("BCEWithLogitsLoss", {}, rand(11, 5, 4), soft),

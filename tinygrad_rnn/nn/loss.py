@@ -23,7 +23,8 @@ class _Loss(Module):
 
 
 class CrossEntropyLoss(_Loss):
-    """functional.cross_entropy: logits (N, C) and integer targets (N,)."""
+    """functional.cross_entropy: logits (N, C) or (N, C, d1, …), integer targets (N,) or
+    (N, d1, …)."""
 
     def __init__(self, *, ignore_index: int = -100, reduction: str = "mean") -> None:
         super().__init__(reduction=reduction)
@@ -35,7 +36,7 @@ class CrossEntropyLoss(_Loss):
 
 
 class NLLLoss(_Loss):
-    """functional.nll_loss: log-probabilities (N, C) and integer targets (N,)."""
+    """functional.nll_loss: log-probabilities (N, C) or (N, C, d1, …), as cross_entropy."""
 
     def __init__(self, *, ignore_index: int = -100, reduction: str = "mean") -> None:
         super().__init__(reduction=reduction)
