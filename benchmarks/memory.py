@@ -95,9 +95,9 @@ def _measure(quick: bool, blocks: int, console: Console) -> list[Result]:
 
 def _goals(quick: bool) -> list[Goal]:
     w = memory_workload(quick)
-    what = (f"peak memory of one forward and backward: LSTM, hidden {w.hidden}, T {w.steps}, "
-            f"batch {w.batch}, {w.dtype}")
-    return [Goal(what, ("memory", "ours-layer"), ("memory", "numpy"), 1.3)]
+    detail = (f"peak memory of one forward and backward, LSTM, hidden {w.hidden}, T {w.steps}, "
+              f"batch {w.batch}, {w.dtype}")
+    return [Goal("memory", detail, ("memory", "ours-layer"), ("memory", "numpy"), 1.3)]
 
 
 SECTION = Section("memory", _measure, _goals)

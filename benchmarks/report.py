@@ -38,7 +38,8 @@ class Result:
 class Goal:
     """One row of the goals table: ours / vs ≤ goal, with `what` saying what is compared."""
 
-    what: str                    # the workload in a user's words
+    what: str                    # the workload, in a word or two
+    detail: str                  # its sizes and settings, in a user's words
     ours: tuple[str, str]        # (workload, contender) of our result
     vs: tuple[str, str]          # (workload, contender) of the result we compare with
     goal: float
@@ -67,7 +68,8 @@ def goal_rows(goals: list[Goal], results: list[Result]) -> list[dict[str, Any]]:
     for goal in goals:
         ours, vs = _find(results, *goal.ours), _find(results, *goal.vs)
         row: dict[str, Any] = {
-            "what": goal.what, "ours": list(goal.ours), "vs": list(goal.vs),
+            "what": goal.what, "detail": goal.detail, "ours": list(goal.ours),
+            "vs": list(goal.vs),
             "ours_label": ours.label if ours else goal.ours[1],
             "vs_label": vs.label if vs else goal.vs[1],
             "goal": goal.goal, "ratio": None, "met": None, "status": "ok"}
@@ -138,8 +140,9 @@ def _results_table(results: list[Result]) -> Table:
 
 
 def _goals_table(rows: list[dict[str, Any]]) -> Table:
+    details = dict.fromkeys(f"{row['what']}: {row['detail']}" for row in rows)
     table = Table(title="Where we stand (ratio = ours / the other: below 1, ours is faster or "
-                        "smaller)")
+                        "smaller)", caption="\n".join(details), caption_justify="left")
     for column in ("workload", "ours", "against", "ratio", "goal", ""):
         table.add_column(column, justify="right" if column in ("ratio", "goal") else "left",
                          overflow="fold")

@@ -25,12 +25,11 @@ def block_budget(quick: bool) -> tuple[float, float]:
 
 
 def describe(workload: Workload) -> str:
-    """The workload in a user's words: its sizes, dtype, optimizer and clipping."""
-    what = {"rnn": "min-char-rnn", "lstm": "LSTM", "gru": "GRU"}[workload.cell]
+    """The workload's sizes, dtype, optimizer and clipping, in a user's words."""
     clip = "" if not workload.train else (f", {workload.optimizer.capitalize()}, clip "
                                           f"{workload.clip} {workload.clip_at:g}")
-    return (f"{what}: hidden {workload.hidden}, T {workload.steps}, batch {workload.batch}, "
-            f"{workload.dtype}{clip}")
+    return (f"hidden {workload.hidden}, T {workload.steps}, batch {workload.batch}, "
+            f"{workload.dtype}{clip}, a training step")
 
 
 def _per_time_step(workload: Workload) -> bool:
@@ -78,22 +77,24 @@ def _measure(prefix: str):
 
 def _min_char_rnn_goals(quick: bool) -> list[Goal]:
     (w,) = _workloads(quick, "min-char-rnn")
-    return [Goal(describe(w), (w.name, "ours-layer"), (w.name, "numpy"), 1.0),
-            Goal(describe(w), (w.name, "ours-layer"), (w.name, "torch-fused"), 1.0)]
+    return [Goal("min-char-rnn", describe(w), (w.name, "ours-layer"), (w.name, "numpy"), 1.0),
+            Goal("min-char-rnn", describe(w), (w.name, "ours-layer"), (w.name, "torch-fused"),
+                 1.0)]
 
 
 def _lstm_goals(quick: bool) -> list[Goal]:
     (w,) = _workloads(quick, "lstm")
-    return [Goal(describe(w), (w.name, "ours-layer"), (w.name, "numpy"), 0.85),
-            Goal(describe(w), (w.name, "ours-layer"), (w.name, "torch-fused"), 1.0),
-            Goal(describe(w), (w.name, "ours-cell"), (w.name, "torch-prims"), 1.0)]
+    return [Goal("LSTM", describe(w), (w.name, "ours-layer"), (w.name, "numpy"), 0.85),
+            Goal("LSTM", describe(w), (w.name, "ours-layer"), (w.name, "torch-fused"), 1.0),
+            Goal("LSTM", describe(w), (w.name, "ours-cell"), (w.name, "torch-prims"), 1.0)]
 
 
 def _scaling_goals(quick: bool) -> list[Goal]:
     first, *_, last = _workloads(quick, "scaling")
-    what = (f"GRU per time step, T {last.steps} against T {first.steps} (hidden "
-            f"{first.hidden}, batch {first.batch}, forward and backward)")
-    return [Goal(what, (last.name, "ours-layer"), (first.name, "ours-layer"), 1.2)]
+    detail = (f"cost per time step at T {last.steps} over T {first.steps} (hidden "
+              f"{first.hidden}, batch {first.batch}, forward and backward)")
+    return [Goal("GRU scaling", detail, (last.name, "ours-layer"), (first.name, "ours-layer"),
+                 1.2)]
 
 
 SECTIONS = (

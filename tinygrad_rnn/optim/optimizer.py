@@ -81,7 +81,8 @@ class Optimizer:
         self.defaults = dict(hyper)
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[Tensor, dict[str, Any]] = {}  # parameter -> its buffers, made lazily
-        self._scratch: dict[np.dtype, np.ndarray] = {}  # dtype -> a flat work array, reused
+        self._flat: dict[np.dtype, np.ndarray] = {}      # dtype -> one flat work array
+        self._scratch: dict[Tensor, np.ndarray] = {}     # parameter -> its view of that array
         groups = [params] if isinstance(params, (Tensor, dict)) else list(params)
         if not groups:
             raise ValueError(f"{self.name}: got an empty parameter list")
@@ -145,15 +146,18 @@ class Optimizer:
                 state = self.state.get(p)
                 if state is None:
                     state = self.state[p] = self._init_state(param, group)
-                self._update(param, grad, state, group, self._scratch_like(param))
+                scratch = self._scratch.get(p)
+                if scratch is None or scratch.shape != param.shape or scratch.dtype != param.dtype:
+                    scratch = self._scratch[p] = self._scratch_like(param)
+                self._update(param, grad, state, group, scratch)
                 # every in-place write to p.data happens in _update, just above
 
     def _scratch_like(self, param: np.ndarray) -> np.ndarray:
-        """A work array of param's shape and dtype: a view of one flat array per dtype, grown to
-        the largest parameter (its contents are garbage; `_update` overwrites them)."""
-        flat = self._scratch.get(param.dtype)
+        """A work array of param's shape and dtype: a view of one flat array per dtype, as large
+        as the largest parameter (its contents are garbage; `_update` overwrites them)."""
+        flat = self._flat.get(param.dtype)
         if flat is None or flat.size < param.size:
-            flat = self._scratch[param.dtype] = np.empty(param.size, dtype=param.dtype)
+            flat = self._flat[param.dtype] = np.empty(param.size, dtype=param.dtype)
         return flat[:param.size].reshape(param.shape)
 
     def _init_state(self, param: np.ndarray, group: dict[str, Any]) -> dict[str, Any]:
