@@ -312,14 +312,14 @@ def _measure(quick: bool, blocks: int, console: Console) -> list[Result]:
 
 def _goals(quick: bool) -> list[Goal]:
     s = QUICK if quick else Settings()
-    what = (f"word-lm: tinygrad-rnn train --level word --cell lstm, one step (V {s.vocab:,}, "
+    what = (f"tinygrad-rnn train --level word --cell lstm, one step (V {s.vocab:,}, "
             f"embed {s.embed}, LSTM {s.hidden}, T {s.seq_len}, B {s.batch}, Adam, clip "
             f"{s.clip:g})")
-    return [Goal(f"{what}: wall time", ("word-lm", "ours"), ("word-lm", "torch"), 1.0),
-            Goal(f"{what}: wall time, the moonshot", ("word-lm", "ours"), ("word-lm", "torch"),
-                 0.8),
-            Goal(f"{what}: peak memory", ("word-lm memory", "ours"), ("word-lm memory", "torch"),
-                 1.0)]
+    wall = f"{what}, wall time (the ≤ 0.8 row is the moonshot)"
+    return [Goal("word-lm", wall, ("word-lm", "ours"), ("word-lm", "torch"), 1.0),
+            Goal("word-lm", wall, ("word-lm", "ours"), ("word-lm", "torch"), 0.8),
+            Goal("word-lm memory", f"{what}, peak memory", ("word-lm memory", "ours"),
+                 ("word-lm memory", "torch"), 1.0)]
 
 
 SECTION = Section("word-lm", _measure, _goals)
