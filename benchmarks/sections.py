@@ -9,7 +9,7 @@ measure, goals)` and add it to SECTIONS below; `--only NAME` then runs it alone.
 
 from __future__ import annotations
 
-from benchmarks import memory, names, training, updates, word_lm
+from benchmarks import memory, names, training, updates, versions, word_lm
 from benchmarks.report import Section
 
 __all__ = ["SECTIONS", "by_name"]
@@ -20,6 +20,7 @@ SECTIONS: tuple[Section, ...] = (
     updates.SECTION,
     memory.SECTION,
     word_lm.SECTION,
+    versions.SECTION,
 )
 
 

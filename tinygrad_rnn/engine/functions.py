@@ -40,6 +40,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 # ---- binary ---------------------------------------------------------------------------------
 class Add(Function):
     """z = a + b      dz/da = 1, dz/db = 1"""
+    uses_inputs = uses_output = False  # backward needs only the shapes
 
     @staticmethod
     def forward(ctx, a, b):
@@ -56,6 +57,7 @@ class Add(Function):
 
 class Sub(Function):
     """z = a - b      dz/da = 1, dz/db = -1"""
+    uses_inputs = uses_output = False
 
     @staticmethod
     def forward(ctx, a, b):
@@ -72,6 +74,7 @@ class Sub(Function):
 
 class Mul(Function):
     """z = a * b      dz/da = b, dz/db = a"""
+    uses_output = False
 
     @staticmethod
     def forward(ctx, a, b):
@@ -88,6 +91,7 @@ class Mul(Function):
 
 class Div(Function):
     """z = a / b      dz/da = 1/b, dz/db = -a/b²"""
+    uses_output = False
 
     @staticmethod
     def forward(ctx, a, b):
@@ -125,6 +129,7 @@ class MatMul(Function):
     Against a matrix b (K, N), an a (..., K) of any rank is one 2-D product of its rows,
     (M, K) @ (K, N): a Linear on a whole sequence is one GEMM forward and one per gradient,
     and b's gradient sums over the rows inside its GEMM, not in a (batch, K, N) temporary."""
+    uses_output = False
 
     @staticmethod
     def forward(ctx, a, b):
@@ -172,6 +177,7 @@ def _rows(x: np.ndarray) -> np.ndarray:
 # ---- unary ----------------------------------------------------------------------------------
 class Neg(Function):
     """y = -x         dy/dx = -1"""
+    uses_inputs = uses_output = False
 
     @staticmethod
     def forward(ctx, x):
@@ -184,6 +190,7 @@ class Neg(Function):
 
 class Exp(Function):
     """y = eˣ         dy/dx = y"""
+    uses_inputs = False  # backward needs only y
 
     @staticmethod
     def forward(ctx, x):
@@ -199,6 +206,7 @@ class Exp(Function):
 
 class Log(Function):
     """y = ln x       dy/dx = 1/x"""
+    uses_output = False
 
     @staticmethod
     def forward(ctx, x):
@@ -213,6 +221,7 @@ class Log(Function):
 
 class Sqrt(Function):
     """y = √x         dy/dx = 1 / (2y)"""
+    uses_inputs = False
 
     @staticmethod
     def forward(ctx, x):
@@ -228,6 +237,7 @@ class Sqrt(Function):
 
 class Abs(Function):
     """y = |x|        dy/dx = sign(x)  (0 at 0, as PyTorch)"""
+    uses_output = False
 
     @staticmethod
     def forward(ctx, x):
@@ -242,6 +252,7 @@ class Abs(Function):
 
 class Tanh(Function):
     """y = tanh(x)    dy/dx = 1 - y²"""
+    uses_inputs = False
 
     @staticmethod
     def forward(ctx, x):
@@ -261,6 +272,7 @@ class Sigmoid(Function):
     Accurate for any x, computed in place: for x ≪ 0, 1 + e⁻ˣ is e⁻ˣ to full precision, so tiny
     outputs keep their digits; below x ≈ −88 (float32) or −709 (float64) e⁻ˣ overflows to inf
     and y is 0, where the true value is below the smallest normal number anyway."""
+    uses_inputs = False
 
     @staticmethod
     def forward(ctx, x):
@@ -281,6 +293,7 @@ class Sigmoid(Function):
 
 class Relu(Function):
     """y = max(x, 0)  dy/dx = 1 where x > 0 else 0"""
+    uses_inputs = uses_output = False  # backward needs a mask made in forward
 
     @staticmethod
     def forward(ctx, x):
@@ -295,6 +308,7 @@ class Relu(Function):
 
 class Clip(Function):
     """y = min(max(x, low), high)    dy/dx = 1 where low ≤ x ≤ high else 0 (as torch.clamp)"""
+    uses_inputs = uses_output = False
 
     @staticmethod
     def forward(ctx, x, low=None, high=None):
@@ -314,6 +328,7 @@ class Clip(Function):
 
 class Cast(Function):
     """y = x as another dtype    dy/dx = 1 (the gradient goes back in x's dtype)"""
+    uses_inputs = uses_output = False
 
     @staticmethod
     def forward(ctx, x, dtype=None):
@@ -336,6 +351,7 @@ def _keepdim_shape(shape: tuple[int, ...], dim: tuple[int, ...] | None) -> tuple
 
 class Sum(Function):
     """y = Σ x over dim          dy/dx = 1 (the gradient is copied back along the summed dims)"""
+    uses_inputs = uses_output = False
 
     @staticmethod
     def forward(ctx, x, dim=None, keepdim=False):
@@ -353,6 +369,7 @@ class Sum(Function):
 
 class Max(Function):
     """y = max x over dim        dy/dx = 1 at the maximum (shared equally among ties), else 0"""
+    uses_inputs = uses_output = False
 
     @staticmethod
     def forward(ctx, x, dim=None, keepdim=False):
@@ -392,6 +409,7 @@ class LogSumExp(Function):
 
 class Softmax(Function):
     """y = eˣ / Σ eˣ             dy/dx · g = y ⊙ (g - Σ g ⊙ y)"""
+    uses_inputs = False
 
     @staticmethod
     def forward(ctx, x, dim=-1):
@@ -408,6 +426,7 @@ class Softmax(Function):
 
 class LogSoftmax(Function):
     """y = x - log Σ eˣ          dy/dx · g = g - softmax(x) Σ g"""
+    uses_inputs = False
 
     @classmethod
     def op_name(cls) -> str:
@@ -429,6 +448,7 @@ class LogSoftmax(Function):
 # ---- shape ----------------------------------------------------------------------------------
 class Reshape(Function):
     """y = x viewed with a new shape      the gradient is reshaped back"""
+    uses_output, view = False, True
 
     @staticmethod
     def forward(ctx, x, shape=()):
@@ -443,6 +463,7 @@ class Reshape(Function):
 
 class Permute(Function):
     """y = x with its dims reordered      the gradient is permuted back by the inverse order"""
+    uses_output, view = False, True
 
     @staticmethod
     def forward(ctx, x, dims=()):
@@ -468,6 +489,7 @@ def _is_basic(index: Any) -> bool:
 class GetItem(Function):
     """y = x[index]   the gradient is scattered back; repeated indices add up (np.add.at).
     A basic index (ints, slices) returns a SliceGrad, added in place into the parent's gradient."""
+    uses_output, view = False, True
 
     @staticmethod
     def forward(ctx, x, index=None):
@@ -490,6 +512,7 @@ class GetItem(Function):
 
 class Cat(Function):
     """y = [x₁; x₂; …] along dim          each input gets its slice of the gradient"""
+    uses_inputs = uses_output = False
 
     @staticmethod
     def forward(ctx, *xs, dim=0):
@@ -506,6 +529,7 @@ class Cat(Function):
 
 class Stack(Function):
     """y = stack(x₁, x₂, …) on a new dim  each input gets its index of the gradient"""
+    uses_inputs = uses_output = False
 
     @staticmethod
     def forward(ctx, *xs, dim=0):
@@ -524,6 +548,7 @@ class Stack(Function):
 
 class Where(Function):
     """y = a where cond else b            the gradient goes to whichever was picked"""
+    uses_inputs = uses_output = False
 
     @staticmethod
     def forward(ctx, a, b, cond=None):
@@ -547,6 +572,7 @@ def _index_array(indices: Any) -> np.ndarray:
 class Embedding(Function):
     """y = weight[indices]  (rows looked up)  dweight = scatter-add of the gradient into the rows;
     the row `padding_idx`, if given, gets no gradient (as torch.nn.Embedding)."""
+    uses_inputs = uses_output = False
 
     @staticmethod
     def forward(ctx, weight, indices=None, padding_idx=None):
@@ -580,6 +606,7 @@ class CrossEntropy(Function):
     Fused for speed and stability: dloss/dlogits = (softmax(logits) - onehot(target)) / count.
     One buffer the size of the logits holds softmax(logits) from forward to backward, which
     turns it into the gradient in place (a copy only when the graph is kept for another pass)."""
+    uses_inputs = uses_output = False
 
     @classmethod
     def op_name(cls) -> str:

@@ -4,6 +4,11 @@ A Tensor wraps a numpy array. Every op applied to tensors that require grad reco
 `Function` that made it, with its inputs (`parents`, in order) and the arrays it saved for the
 backward pass. `backward()` walks the graph from the output in reverse topological order and applies
 the chain rule at each node, accumulating gradients into leaves with `+=`, as PyTorch does.
+
+Version counters (PyTorch's `_version`): an in-place change of a tensor's array made through the
+engine (a write to `.data`, an optimizer step, an `nn.init` fill) stamps the tensor with the
+engine's change count. Each node remembers the count when it was made; if, at `backward()`, an
+array its backward relies on carries a later stamp, backward raises instead of using new values.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any, NamedTuple, Union
 import numpy as np
 
 __all__ = ["Tensor", "Function", "SliceGrad", "no_grad", "enable_grad", "is_grad_enabled",
-           "ShapeError", "watch", "MaxMin"]
+           "ShapeError", "watch", "MaxMin", "increment_version"]
 
 
 class ShapeError(ValueError):
@@ -62,6 +67,13 @@ class _Backward:
     holds many steps' arrays (scan.Scan) may release each step's as soon as it is done."""
 
     retain_graph = True
+
+
+class _Versions:
+    """How many in-place changes of tensors' arrays the engine has seen: each change stamps the
+    tensor with the new count, each node is made with the count of its time (`Function.version`)."""
+
+    now = 0
 
 
 class _Recording:
@@ -114,14 +126,21 @@ class Function:
 
     An instance is the node's context: `parents` (one per input, in order: the node that made the
     input, or the input tensor itself when nothing made it, a leaf), `saved` (arrays kept for
-    backward), `needs_input_grad` (one bool per input, so backward can skip work) and `shape` (of
-    the output). The graph holds nodes, not the tensors between them: an intermediate result's
-    array is freed as soon as nothing uses it, unless an op saved it for backward.
+    backward), `needs_input_grad` (one bool per input, so backward can skip work), `shape` (of
+    the output) and `version` (the engine's change count when it was made). The graph holds nodes,
+    not the tensors between them: an intermediate result's array is freed as soon as nothing uses
+    it, unless an op saved it for backward; so the node keeps its output's version stamp.
     """
 
-    __slots__ = ("parents", "saved", "needs_input_grad", "shape")
+    __slots__ = ("parents", "saved", "needs_input_grad", "shape", "version")
     retained: Callable[[], Tensor | None] | None = None  # set by Tensor.retain_grad (a weakref)
     label: str | None = None  # the model's name for this node's output (chunk(names=...))
+    # What backward relies on staying unchanged (checked by _check_versions): the inputs' arrays
+    # (saved, or seen through a view the output is) and the output's. An op of yours: both.
+    uses_inputs = True
+    uses_output = True
+    view = False          # the output is a view of the first input's array (reshape, slice, …)
+    _version, _changed_by = 0, ""  # the output's stamp, once changed in place (see _Versions)
 
     def save_for_backward(self, *arrays: Any) -> None:
         self.saved = arrays
@@ -140,7 +159,7 @@ class Function:
         ctx = cls()
         ctx.saved = ()
         try:
-            data = cls.forward(ctx, *[t.data for t in inputs], **kwargs)
+            data = cls.forward(ctx, *[t._data for t in inputs], **kwargs)
         except ShapeError:
             raise
         except (ValueError, IndexError, TypeError) as error:
@@ -149,16 +168,18 @@ class Function:
         if _Anomaly.checker is not None:
             _Anomaly.checker.forward(cls, ctx, inputs, data)
         out = Tensor.__new__(Tensor)
-        out.data, out.grad = data, None
+        out._data, out.grad = data, None
         needs = tuple([t.requires_grad for t in inputs])
         if _GradMode.enabled and True in needs:
             ctx.parents = tuple([t if t._ctx is None else t._ctx for t in inputs])
-            ctx.needs_input_grad, ctx.shape = needs, data.shape
+            ctx.needs_input_grad, ctx.shape, ctx.version = needs, data.shape, _Versions.now
             out.requires_grad, out._ctx = True, ctx
             if _Watch.on:
                 ctx.retained = _Kept(out)
         else:
             out.requires_grad, out._ctx = False, None
+            if cls.view:  # no node links it to its base: it shares the base's version stamp
+                out._base = _holder(inputs[0])
         if _Recording.ops is not None:
             _Recording.ops.append((cls, kwargs, inputs, out))
         return out
@@ -172,7 +193,7 @@ def _as_array(data: Any, dtype: Any) -> np.ndarray:
     """An array keeps its dtype; Python data as torch.tensor: floats float32, ints int64, bools
     bool (numpy alone would make the floats float64)."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._data
     if dtype is not None or isinstance(data, (np.ndarray, np.generic)):
         return np.asarray(data, dtype=dtype)
     array = np.asarray(data)
@@ -192,11 +213,15 @@ class MaxMin(NamedTuple):
 class Tensor:
     """An n-dimensional array that remembers how it was computed, so it can be differentiated."""
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "__weakref__")
+    # _version, _changed_by: its stamp once changed in place; _base: the tensor or node it is a
+    # view of (a detach(), or a slice made without a graph), whose stamp it shares
+    __slots__ = ("_data", "grad", "requires_grad", "_ctx", "_version", "_changed_by", "_base",
+                 "__weakref__")
     __array_priority__ = 1000  # so `ndarray + Tensor` defers to Tensor.__radd__
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
-        self.data: np.ndarray = _as_array(data, dtype)
+        self._data: np.ndarray = _as_array(data, dtype)
+
         self.grad: np.ndarray | None = None
         self._ctx: Function | None = None
         self.requires_grad = False
@@ -207,32 +232,46 @@ class Tensor:
 
     # ---- basic properties -------------------------------------------------------------------
     @property
+    def data(self) -> np.ndarray:
+        """The array. Inside `no_grad()`, taking `.data` counts as changing it (that is how
+        `p.data[...] = v` writes it): a graph made before, relying on it, can no longer backward."""
+        if not _GradMode.enabled:
+            increment_version(self, "a write through .data inside no_grad()")
+        return self._data
+
+    @data.setter
+    def data(self, array: np.ndarray) -> None:
+        """`t.data = array` and `t.data += x` (which sets it again) change t in place."""
+        self._data = array
+        increment_version(self, "a write to .data")
+
+    @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def is_leaf(self) -> bool:
         return self._ctx is None
 
     def __len__(self) -> int:
-        return len(self.data)
+        return len(self._data)
 
     def __iter__(self) -> Iterator[Tensor]:
         return (self[i] for i in range(len(self)))
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise RuntimeError(f"bool: the truth value of a tensor of shape {self.shape} is "
                                f"ambiguous; use t.data.any() or t.data.all()")
-        return bool(self.data)
+        return bool(self._data)
 
     def __float__(self) -> float:
         return float(self.item())
@@ -241,32 +280,32 @@ class Tensor:
     def size(self, dim: int | None = None) -> Any:
         """The shape as a tuple (torch.Size is one), or the length of dim `dim`."""
         if dim is None:
-            return self.data.shape
+            return self._data.shape
         (d,) = _dims(dim, self.ndim, "size")
-        return self.data.shape[d]
+        return self._data.shape[d]
 
     def dim(self) -> int:
         """The number of dims (as `.ndim`)."""
-        return self.data.ndim
+        return self._data.ndim
 
     def numel(self) -> int:
         """The number of elements."""
-        return self.data.size
+        return self._data.size
 
     def numpy(self) -> np.ndarray:
-        return self.data
+        return self._data
 
     def item(self) -> float:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ShapeError(f"item: only a one-element tensor has an item, got shape {self.shape}")
-        return self.data.item()
+        return self._data.item()
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        return self._data.tolist()
 
     def __repr__(self) -> str:
         grad = ", requires_grad=True" if self.requires_grad else ""
-        return f"Tensor({np.array2string(self.data, precision=4)}, dtype={self.dtype}{grad})"
+        return f"Tensor({np.array2string(self._data, precision=4)}, dtype={self.dtype}{grad})"
 
     # ---- graph control ----------------------------------------------------------------------
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -282,7 +321,9 @@ class Tensor:
     def detach(self) -> Tensor:
         """The same data, cut from the graph (truncated BPTT detaches the hidden state)."""
         _Recording.value_outside_ops()
-        return Tensor(self.data)
+        out = Tensor(self._data)
+        out._base = _holder(self)  # the same array: a change to either is seen by both
+        return out
 
     def retain_grad(self) -> Tensor:
         """Keep `.grad` on this intermediate tensor after backward (e.g. dL/dh at each step)."""
@@ -297,7 +338,7 @@ class Tensor:
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
             _Recording.value_outside_ops()
-            return Tensor(self.data.astype(dtype))
+            return Tensor(self._data.astype(dtype))
         return F.Cast.apply(self, dtype=dtype)
 
     def float(self) -> Tensor:
@@ -313,12 +354,12 @@ class Tensor:
             raise RuntimeError("backward: this tensor does not require grad (no parameter led to "
                                "it, or it was computed under no_grad())")
         if grad is None:
-            if self.data.size != 1:
+            if self._data.size != 1:
                 raise RuntimeError(f"backward: output of shape {self.shape} is not a scalar; pass "
                                    f"the gradient of the loss with respect to it: t.backward(grad)")
-            grad = np.ones_like(self.data)
+            grad = np.ones_like(self._data)
         else:
-            grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+            grad = np.asarray(grad._data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
             if grad.shape != self.shape:
                 raise ShapeError(f"backward: gradient of shape {grad.shape} for a tensor of "
                                  f"shape {self.shape}")
@@ -386,10 +427,10 @@ class Tensor:
 
     # comparisons give plain boolean tensors with no gradient
     def _compare(self, other: Any, op: Any) -> Tensor:
-        other = other.data if isinstance(other, Tensor) else other
+        other = other._data if isinstance(other, Tensor) else other
         _Recording.value_outside_ops()
         try:
-            return Tensor(op(self.data, other))
+            return Tensor(op(self._data, other))
         except ValueError as error:
             raise ShapeError(f"{op.__name__}: {self.shape} and {np.shape(other)}: "
                              f"{error}") from None
@@ -480,7 +521,7 @@ class Tensor:
         if self.shape[d] == 0:
             raise ShapeError(f"{op}: dim {dim} of shape {self.shape} is empty")
         _Recording.value_outside_ops()  # the indices come from the data: a trace cannot replay
-        picked = np.expand_dims(arg(self.data, axis=d), d).astype(np.int64)    # keepdim shape
+        picked = np.expand_dims(arg(self._data, axis=d), d).astype(np.int64)    # keepdim shape
         grid = list(np.indices(picked.shape, sparse=True))
         grid[d] = picked
         values, indices = self[tuple(grid)], picked
@@ -498,7 +539,7 @@ class Tensor:
 
     def argmax(self, dim: int | None = None) -> Tensor:
         _Recording.value_outside_ops()
-        return Tensor(np.argmax(self.data, axis=dim))
+        return Tensor(np.argmax(self._data, axis=dim))
 
     def logsumexp(self, dim: int = -1, keepdim: bool = False) -> Tensor:
         return F.LogSumExp.apply(self, dim=_dims(dim, self.ndim, "logsumexp")[0], keepdim=keepdim)
@@ -599,9 +640,9 @@ class Tensor:
 def _plain_index(index: Any) -> Any:
     """Replace Tensors inside an index by their arrays."""
     if isinstance(index, Tensor):
-        return index.data
+        return index._data
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        return tuple(i._data if isinstance(i, Tensor) else i for i in index)
     return index
 
 
@@ -652,9 +693,9 @@ def _add_gradient(grads: dict[int, np.ndarray], owned: set[int], parent: Node,
 
 def _accumulate(tensor: Tensor, grad: np.ndarray) -> None:
     """`tensor.grad += grad`, creating it (a fresh array of the tensor's dtype) the first time."""
-    if grad.shape != tensor.data.shape:
+    if grad.shape != tensor._data.shape:
         raise RuntimeError(f"backward: a gradient of shape {grad.shape} reached a tensor of shape "
-                           f"{tensor.data.shape}; some backward returned the wrong shape")
+                           f"{tensor._data.shape}; some backward returned the wrong shape")
     if tensor.grad is None:
         tensor.grad = np.array(grad, dtype=tensor.dtype)  # a copy: grad may be shared
     else:
@@ -666,6 +707,7 @@ def _walk(root: Function, grad: np.ndarray, retain_graph: bool) -> None:
     topological order, passes its gradient on to its inputs; leaves accumulate theirs."""
     grads: dict[int, np.ndarray] = {id(root): grad}
     owned: set[int] = set()  # ids of gradient arrays made here, safe to add into in place
+    now = _Versions.now
     for ctx in reversed(_topological_order(root)):
         g = grads.pop(id(ctx), None)
         if g is None:  # no gradient reached it (an op may pass None for an input it ignores)
@@ -679,6 +721,8 @@ def _walk(root: Function, grad: np.ndarray, retain_graph: bool) -> None:
         if not hasattr(ctx, "saved"):
             raise RuntimeError(f"backward: the graph through {type(ctx).op_name()} was freed "
                                f"by an earlier backward; pass retain_graph=True the first time")
+        if ctx.version != now:  # some array was changed in place since this node was made
+            _check_versions(ctx)
         parent_grads = ctx.backward(ctx, g)
         if _Anomaly.checker is not None:
             _Anomaly.checker.backward(ctx, parent_grads)
@@ -697,6 +741,42 @@ def _walk(root: Function, grad: np.ndarray, retain_graph: bool) -> None:
             raise RuntimeError(f"backward: {type(ctx).op_name()}.backward must return a tuple "
                                f"of {len(ctx.parents)} gradients (or None), one per input, "
                                f"each of its input's shape") from None
+
+
+def increment_version(tensor: Tensor, by: str) -> None:
+    """Note that `tensor`'s array was changed in place, by `by` (say "SGD.step()"): backward()
+    through a node made before, that relies on the array, raises instead of using the new values.
+    A change through a view (a slice, a reshape) is a change of the tensor it views, too."""
+    _Versions.now += 1
+    node: Node = _holder(tensor)
+    while True:
+        node._version, node._changed_by = _Versions.now, by
+        if not (isinstance(node, Function) and node.view):
+            break
+        node = node.parents[0]
+
+
+def _holder(tensor: Tensor) -> Node:
+    """Where a tensor's version stamp is kept: on the node that made it (the graph keeps nodes,
+    not the tensors between them), on the tensor it is a view of, or on itself."""
+    if tensor._ctx is not None:
+        return tensor._ctx
+    base = getattr(tensor, "_base", None)
+    return tensor if base is None else base
+
+
+def _check_versions(ctx: Function) -> None:
+    """Raise if an array ctx's backward relies on was changed in place after ctx was made."""
+    watched = [(ctx, "the output")] if ctx.uses_output else []
+    if ctx.uses_inputs:
+        inputs = [p if isinstance(p, Function) else _holder(p) for p in ctx.parents]
+        watched += [(p, f"input {k}") for k, p in enumerate(inputs)]
+    for node, what in watched:
+        if getattr(node, "_version", 0) > ctx.version:
+            raise RuntimeError(
+                f"backward: {what} of {type(ctx).op_name()}, of shape {node.shape}, was changed "
+                f"in place by {node._changed_by} after the forward pass; compute the forward "
+                f"again after the change, or make the change after backward()")
 
 
 def _topological_order(root: Function) -> list[Node]:

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from tinygrad_rnn.engine.random import generator
-from tinygrad_rnn.engine.tensor import ShapeError, Tensor
+from tinygrad_rnn.engine.tensor import ShapeError, Tensor, increment_version
 
 __all__ = ["uniform_", "normal_", "constant_", "zeros_", "ones_", "xavier_uniform_",
            "xavier_normal_", "orthogonal_", "fan_in_and_fan_out"]
@@ -19,6 +19,7 @@ __all__ = ["uniform_", "normal_", "constant_", "zeros_", "ones_", "xavier_unifor
 
 def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
     tensor.data[...] = values.astype(tensor.dtype)
+    increment_version(tensor, "an nn.init fill")
     return tensor
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn.engine.tensor import Tensor
+from tinygrad_rnn.engine.tensor import Tensor, increment_version
 
 __all__ = ["Optimizer", "non_negative", "fraction", "flag", "beta_pair"]
 
@@ -130,6 +130,7 @@ class Optimizer:
 
     def step(self) -> None:
         """Update every parameter that has a gradient, in place (one pass, no re-validation)."""
+        by = f"{self.name}.step()"
         for group in self.param_groups:
             maximize = group["maximize"]
             for p in group["params"]:
@@ -150,7 +151,7 @@ class Optimizer:
                 if scratch is None or scratch.shape != param.shape or scratch.dtype != param.dtype:
                     scratch = self._scratch[p] = self._scratch_like(param)
                 self._update(param, grad, state, group, scratch)
-                # every in-place write to p.data happens in _update, just above
+                increment_version(p, by)  # a graph made before this step can no longer backward
 
     def _scratch_like(self, param: np.ndarray) -> np.ndarray:
         """A work array of param's shape and dtype: a view of one flat array per dtype, as large
