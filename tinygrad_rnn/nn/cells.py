@@ -24,7 +24,7 @@ from tinygrad_rnn.engine.tensor import ShapeError, Tensor
 from tinygrad_rnn.nn import init
 from tinygrad_rnn.nn.module import Module, Parameter
 
-__all__ = ["RNNCell", "GRUCell", "LSTMCell", "check_dtype"]
+__all__ = ["RNNCell", "GRUCell", "LSTMCell", "check_dtype", "check_size"]
 
 
 class _Cell(Module):
@@ -36,9 +36,8 @@ class _Cell(Module):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
         super().__init__()
-        if input_size < 1 or hidden_size < 1:
-            raise ValueError(f"{type(self).__name__}: input_size and hidden_size must be >= 1, "
-                             f"got {input_size} and {hidden_size}")
+        check_size(type(self).__name__, "input_size", input_size)
+        check_size(type(self).__name__, "hidden_size", hidden_size)
         self.input_size, self.hidden_size = input_size, hidden_size
         rows = self.gates * hidden_size
         self.weight_ih = Parameter(np.zeros((rows, input_size), dtype=np.float32))
@@ -214,6 +213,14 @@ def check_dtype(owner: str, name: str, x: Tensor, weights: np.dtype,
 
 
 _CAST = {"float32": "float()", "float64": "double()"}  # Tensor's and Module's conversions
+
+
+def check_size(owner: str, name: str, value: Any) -> None:
+    """A clear error unless `value` is a whole number >= 1 (a layer's size or count)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{owner}: {name} must be a whole number, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{owner}: {name} must be >= 1, got {value}")
 
 
 def _pair(state: Any, owner: str) -> tuple[Tensor | None, Tensor | None]:

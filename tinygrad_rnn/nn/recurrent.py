@@ -25,7 +25,7 @@ from tinygrad_rnn.engine.creation import cat, stack
 from tinygrad_rnn.engine.scan import scan
 from tinygrad_rnn.engine.tensor import ShapeError, Tensor
 from tinygrad_rnn.nn import functional
-from tinygrad_rnn.nn.cells import GRUCell, LSTMCell, RNNCell, _pair, check_dtype
+from tinygrad_rnn.nn.cells import GRUCell, LSTMCell, RNNCell, _pair, check_dtype, check_size
 from tinygrad_rnn.nn.module import Module
 
 __all__ = ["RNN", "GRU", "LSTM"]
@@ -44,8 +44,9 @@ class _Recurrent(Module):
                  **cell_options: Any) -> None:
         super().__init__()
         name = type(self).__name__
-        if num_layers < 1:
-            raise ValueError(f"{name}: num_layers must be >= 1, got {num_layers}")
+        for arg, value in (("input_size", input_size), ("hidden_size", hidden_size),
+                           ("num_layers", num_layers)):
+            check_size(name, arg, value)
         if not 0.0 <= dropout <= 1.0:
             raise ValueError(f"{name}: dropout must be in [0, 1], got {dropout}")
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
@@ -117,16 +118,24 @@ class _Recurrent(Module):
             seq, unbatched = (x.transpose(0, 1) if self.batch_first else x), False  # (T, B, I)
         if seq.shape[0] == 0:
             raise ShapeError(f"{name}: input {x.shape} has no time steps")
+        if seq.shape[1] == 0:
+            raise ShapeError(f"{name}: input {x.shape} has batch size 0")
         check_dtype(name, "input", x, self.weight_ih_l0.dtype, ValueError)  # ValueError as torch
         return seq, unbatched
 
     def _initial_states(self, state: Any, seq: Tensor, unbatched: bool) -> list[Any]:
         """One initial state per cell: zeros, or slices of the given (L·D, B, H) tensors."""
         name = type(self).__name__
+        if self.state_parts == 1 and isinstance(state, (tuple, list)):
+            raise TypeError(f"{name}: the initial state is one tensor h0 of shape (num_layers * "
+                            f"num_directions, batch, hidden_size); a pair (h0, c0) is for LSTM")
         parts = _pair(state, name) if self.state_parts == 2 else (state,)
         count, batch = self.num_layers * self.num_directions, seq.shape[1]
         per_cell: list[list[Tensor]] = [[] for _ in range(count)]
         for part_name, part in zip(("h0", "c0")[:len(parts)], parts, strict=True):
+            if part is not None and not isinstance(part, Tensor):
+                raise TypeError(f"{name}: {part_name} must be a Tensor or None, got "
+                                f"{type(part).__name__}")
             if part is None:
                 zeros = np.zeros((batch, self.hidden_size), dtype=seq.dtype)
                 for cell_parts in per_cell:

@@ -39,10 +39,12 @@ def _number(owner: str, name: str, value: Any) -> float:
 
 
 def non_negative(owner: str, name: str, value: Any) -> float:
-    """`value` as a float, or a clear error unless it is a number >= 0."""
+    """`value` as a float, or a clear error unless it is a finite number >= 0."""
     value = _number(owner, name, value)
     if not value >= 0.0:  # also rejects nan
         raise ValueError(f"{owner}: {name} must be non-negative, got {value}")
+    if value == math.inf:
+        raise ValueError(f"{owner}: {name} must be finite, got {value}")
     return value
 
 
@@ -107,6 +109,12 @@ class Optimizer:
             if not isinstance(p, Tensor):
                 raise TypeError(f"{self.name}: params must be Tensors, got "
                                 f"{type(p).__name__} at position {k}")
+            if not p.is_leaf:  # as torch.optim: a computed tensor is remade by every forward
+                raise ValueError(f"{self.name}: parameter {k} (shape {p.shape}) is not a leaf: "
+                                 f"it was computed from other tensors; optimize those")
+            if p.dtype.kind != "f":
+                raise TypeError(f"{self.name}: parameter {k} (shape {p.shape}) has dtype "
+                                f"{p.dtype}; only floating-point tensors can be optimized")
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if len({id(p) for p in params}) != len(params) or seen & {id(p) for p in params}:
             raise ValueError(f"{self.name}: a parameter appears more than once")

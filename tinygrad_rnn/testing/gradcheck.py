@@ -128,7 +128,10 @@ def gradcheck(fn: Fn, inputs: Sequence[Tensor], *, eps: float = 1e-6, atol: floa
     inputs = list(inputs)
     _check_inputs(inputs)
     with no_grad():
-        out_shape = fn(*inputs).shape
+        out = fn(*inputs)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
+    out_shape = out.shape
     upstream = np.random.default_rng(seed).standard_normal(out_shape)
     analytic = analytic_grad(fn, inputs, upstream)
     numerical = numerical_grad(fn, inputs, upstream, eps)
