@@ -18,6 +18,7 @@ from tinygrad_rnn.engine import scan
 from tinygrad_rnn.lm import checkpoint as checkpoint_module
 from tinygrad_rnn.lm import train as train_module
 from tinygrad_rnn.lm.checkpoint import load_checkpoint
+from tinygrad_rnn.lm.run_dir import LOCK
 from tinygrad_rnn.lm.train import BEST, LAST, METRICS, TrainError, load_model, train
 from tinygrad_rnn.testing.anomaly import AnomalyError, detect_anomaly
 
@@ -249,7 +250,7 @@ def test_a_real_write_limit_in_a_subprocess_is_one_line_and_loses_nothing(tmp_pa
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert f"cannot save {run / BEST} at step 5: File too large" in done.stderr
-    assert sorted(p.name for p in run.iterdir()) == ["config.json", METRICS, "vocab.json"]
+    assert sorted(p.name for p in run.iterdir()) == ["config.json", METRICS, LOCK, "vocab.json"]
 
 
 # ---- sizes too big to allocate, arguments with line breaks ----------------------------------

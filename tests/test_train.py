@@ -10,6 +10,7 @@ from train_settings import tiny_run
 from tinygrad_rnn import lm
 from tinygrad_rnn.lm import train as train_module
 from tinygrad_rnn.lm.checkpoint import load_checkpoint
+from tinygrad_rnn.lm.run_dir import LOCK
 from tinygrad_rnn.lm.train import BEST, LAST, METRICS, TrainConfig, TrainError, load_model, train
 
 NAMES = "\n".join(["anna", "bob", "carla", "dave", "emma", "fred", "gina", "hank", "ivy",
@@ -51,7 +52,7 @@ def test_metrics_log_every_evaluation(tmp_path):
         assert {"step", "train_loss", "val_loss", "seconds", "lr", "grad_norm"} <= set(r)
         assert r["val_bpc"] == pytest.approx(r["val_loss"] / np.log(2))
     assert {p.name for p in (tmp_path / "run").iterdir()} == {
-        "config.json", "vocab.json", METRICS, LAST, BEST}
+        "config.json", "vocab.json", METRICS, LAST, BEST, LOCK}
 
 
 def test_best_checkpoint_holds_the_lowest_validation_loss(tmp_path):
@@ -168,7 +169,7 @@ def test_an_unwritable_directory_is_refused_before_training(tmp_path):
 @pytest.mark.parametrize("bad", [dict(hidden=0), dict(steps=-1), dict(cell="cnn"),
                                  dict(optim="lion"), dict(lr=0.0), dict(dropout=1.0),
                                  dict(val_frac=-0.1), dict(clip=float("nan")),
-                                 dict(level="byte"), dict(embed=-2), dict(minutes=0)])
+                                 dict(level="byte"), dict(embed=-2), dict(minutes=-1)])
 def test_bad_settings_are_refused(bad):
     with pytest.raises(TrainError):
         TrainConfig(**bad)

@@ -147,7 +147,8 @@ def build_parser() -> Parser:
     t.add_argument("--seq-len", type=positive_int, help="truncated BPTT window (64)")
     t.add_argument("--batch-size", type=positive_int, help="streams or lines per step (32)")
     t.add_argument("--steps", type=positive_int, help="total optimizer steps (2000)")
-    t.add_argument("--minutes", type=positive, help="stop after this many minutes")
+    t.add_argument("--minutes", type=non_negative, help="stop after this many minutes of this "
+                   "session (0: no limit; a --resume may change it)")
     t.add_argument("--optim", choices=list(OPTIMIZERS), help="optimizer (adam)")
     t.add_argument("--lr", type=positive, help="learning rate (the optimizer's usual value)")
     t.add_argument("--schedule", choices=["constant", "cosine"], help="lr schedule (constant)")
@@ -251,6 +252,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     names = {f.name for f in fields(TrainConfig)}
     given = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    if given.get("minutes") == 0:
+        given["minutes"] = None                                  # --minutes 0: no time limit
     config = replace(run_config(args.out), **given) if args.resume else TrainConfig(**given)
     with contextlib.closing(make_reporter(args.plain, out=args.out)) as reporter, \
             reuse_freed_memory():                                     # closed on errors too

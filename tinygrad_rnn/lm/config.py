@@ -38,7 +38,8 @@ class TrainConfig:
     seq_len: int = 64                # truncated-BPTT window in stream mode
     batch_size: int = 32             # streams (or lines) per step
     steps: int = 2000                # optimizer steps in total (a resumed run counts on)
-    minutes: float | None = None     # stop after this many minutes of training (None: no limit)
+    minutes: float | None = None     # stop after this many minutes of this session (None or 0: no
+                                     # limit); a --resume may change or remove it
     optim: str = "adam"              # sgd, adam, adamw, rmsprop or adagrad
     lr: float | None = None          # None: the optimizer's usual value (DEFAULT_LR)
     clip: float = 1.0                # max gradient norm (or value); 0 turns clipping off
@@ -64,7 +65,8 @@ class TrainConfig:
         _check_number("lr", self.lr, positive=True)
         _check_number("clip", self.clip, positive=False)
         if self.minutes is not None:
-            _check_number("minutes", self.minutes, positive=True)
+            _check_number("minutes", self.minutes, positive=False)
+            self.minutes = self.minutes or None  # 0: no limit
         for name in ("dropout", "val_frac"):
             value = getattr(self, name)
             _check_number(name, value, positive=False)

@@ -7,7 +7,9 @@
     last.ckpt       everything an exact resume needs: model, optimizer, schedule, data position,
                     the carried hidden state, random generators, the metrics accumulators
     best.ckpt       the model with the lowest validation loss so far
-Both checkpoints also carry the model config and the vocabulary, so each loads on its own.
+    run.lock        held by the one process training in the directory (its pid inside)
+Both checkpoints also carry the model config and the vocabulary, so each loads on its own, and
+the run id that config.json holds too: a checkpoint copied in from another run is not resumed.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from typing import Any, NamedTuple
 
@@ -28,10 +32,16 @@ from tinygrad_rnn.lm.checkpoint import CheckpointError, load_checkpoint, save_ch
 from tinygrad_rnn.lm.config import TrainConfig, TrainError
 from tinygrad_rnn.lm.model import LanguageModel, ModelConfig, State
 
-__all__ = ["LAST", "BEST", "METRICS", "Progress", "start_files", "keep_metrics",
-           "append_metrics", "resume_state", "save_run", "LoadedModel", "load_model", "restore"]
+__all__ = ["LAST", "BEST", "METRICS", "LOCK", "Progress", "run_lock", "new_run_id",
+           "check_run_id", "start_files", "keep_metrics", "append_metrics", "resume_state",
+           "save_run", "LoadedModel", "load_model", "restore"]
 
-LAST, BEST, METRICS = "last.ckpt", "best.ckpt", "metrics.jsonl"
+LAST, BEST, METRICS, LOCK = "last.ckpt", "best.ckpt", "metrics.jsonl", "run.lock"
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; one writer per directory is up to the user
+    fcntl = None  # type: ignore[assignment]
 
 
 @dataclass
@@ -45,11 +55,56 @@ class Progress:
     loss_count: int = 0
 
 
+# ---- one writer at a time ---------------------------------------------------------------------
+@contextlib.contextmanager
+def run_lock(out: str) -> Iterator[None]:
+    """Hold `out`'s lock while inside: a second writer is refused, naming the holder's pid. The
+    lock is the operating system's (flock), so a killed holder's lock is gone with it and the
+    next writer takes the file over; readers (sample, eval, score) never look at it."""
+    try:
+        os.makedirs(out, exist_ok=True)
+        fd = os.open(os.path.join(out, LOCK), os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise TrainError(f"cannot write to {out}: {e.strerror or e}") from None
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+                raise TrainError(f"{out} is in use by another training process (pid {holder})"
+                                 f": wait for it to finish, or choose another --out") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)                                       # closing releases the lock
+
+
+def new_run_id() -> str:
+    """A fresh run's id (kept in config.json and in each of its checkpoints)."""
+    return uuid.uuid4().hex
+
+
+def check_run_id(out: str, meta: dict[str, Any]) -> None:
+    """Refuse to resume from a last.ckpt whose run id is not the one in out's config.json."""
+    try:
+        with open(os.path.join(out, "config.json"), encoding="utf-8") as f:
+            expected = json.load(f).get("run_id")
+    except (OSError, ValueError, AttributeError, RecursionError):
+        expected = None                                # no readable config.json: nothing to hold
+    if expected is not None and meta.get("run_id") != expected:
+        raise TrainError(f"{os.path.join(out, LAST)} belongs to another run (run id "
+                         f"{meta.get('run_id')!r}, while {out}/config.json says {expected!r}): "
+                         f"resume a run in its own directory, with its own checkpoints")
+
+
 # ---- the readable files ---------------------------------------------------------------------
-def start_files(out: str, cfg: TrainConfig, model: LanguageModel, vocab: Any) -> None:
+def start_files(out: str, cfg: TrainConfig, model: LanguageModel, vocab: Any,
+                run_id: str) -> None:
     """Write a new run's config.json and vocab.json, and an empty metrics.jsonl."""
     _write_json(os.path.join(out, "config.json"), json.dumps(
-        {"train": asdict(cfg), "model": asdict(model.config)}, indent=1))
+        {"run_id": run_id, "train": asdict(cfg), "model": asdict(model.config)}, indent=1))
     vocab.save(os.path.join(out, "vocab.json"))
     _write_json(os.path.join(out, METRICS), "")
 
@@ -74,7 +129,7 @@ def keep_metrics(out: str, step: int, eval_every: int) -> None:
 def append_metrics(out: str, record: dict[str, Any]) -> None:
     """Add one evaluation's record to metrics.jsonl."""
     with open(os.path.join(out, METRICS), "a", encoding="utf-8") as f:
-        f.write(json.dumps(record) + "\n")
+        f.write(json.dumps(record, allow_nan=False) + "\n")  # never NaN: that is not JSON
 
 
 def _write_json(path: str, text: str) -> None:
@@ -97,9 +152,9 @@ def resume_state(optimizer: optim.Optimizer, scheduler: optim.LRScheduler | None
 
 
 def save_run(out: str, name: str, cfg: TrainConfig, model: LanguageModel, vocab: Any,
-             step: int, run: dict[str, Any] | None = None) -> None:
+             step: int, run_id: str, run: dict[str, Any] | None = None) -> None:
     """Write checkpoint `name` in `out`: the model at `step`, and `run` (resume_state) if given."""
-    meta = _model_meta(cfg, model, vocab, step)
+    meta = {**_model_meta(cfg, model, vocab, step), "run_id": run_id}
     arrays = {f"model/{k}": v for k, v in model.state_dict().items()}
     if run is not None:
         meta["run"] = _split_arrays(run, "run", arrays)

@@ -55,10 +55,13 @@ from tinygrad_rnn.lm.run_dir import (
     METRICS,
     Progress,
     append_metrics,
+    check_run_id,
     keep_metrics,
     load_model,
+    new_run_id,
     restore,
     resume_state,
+    run_lock,
     save_run,
     start_files,
 )
@@ -150,11 +153,20 @@ def train(cfg: TrainConfig, out: str, resume: bool = False, reporter: Reporter |
           check_anomalies: bool = False) -> Summary:
     """Train (or, with resume, continue exactly) the run in directory `out`; check_anomalies
     runs it under detect_anomaly(), so divergence names the first op that made NaN or Inf."""
-    view = reporter or _Quiet()
     _prepare_dir(out, resume)
+    with run_lock(out):
+        _check_run(out, resume)                 # again: another writer may have started it
+        return _train(cfg, out, resume, reporter or _Quiet(), check_anomalies)
+
+
+def _train(cfg: TrainConfig, out: str, resume: bool, view: Reporter,
+           check_anomalies: bool) -> Summary:
     saved: tuple[dict[str, np.ndarray], dict[str, Any]] | None = None
+    run_id = new_run_id()
     if resume:
         saved = load_checkpoint(os.path.join(out, LAST))
+        check_run_id(out, saved[1])
+        run_id = saved[1].get("run_id") or run_id
         check_resumable(cfg, TrainConfig(**saved[1]["train"]))
     manual_seed(cfg.seed)
     data = _load_data(cfg)
@@ -177,13 +189,13 @@ def train(cfg: TrainConfig, out: str, resume: bool = False, reporter: Reporter |
         kept = progress.step
         keep_metrics(out, progress.step, cfg.eval_every)
     else:
-        start_files(out, cfg, model, data.vocab)
+        start_files(out, cfg, model, data.vocab, run_id)
 
     def save(name: str, seconds: float) -> None:
         nonlocal kept
         run = (resume_state(optimizer, scheduler, data.batches, state, progress, seconds,
                             data.digest) if name == LAST else None)
-        save_run(out, name, cfg, model, data.vocab, progress.step, run)
+        save_run(out, name, cfg, model, data.vocab, progress.step, run_id, run)
         if name == LAST:
             kept = progress.step
 
@@ -222,8 +234,9 @@ def train(cfg: TrainConfig, out: str, resume: bool = False, reporter: Reporter |
             seconds = progress.seconds + time.monotonic() - started
             view.step(progress.step, loss.item(), grad_norm, optimizer.param_groups[0]["lr"],
                       int((y != -100).sum()), seconds)
-            over_time = cfg.minutes is not None and seconds >= cfg.minutes * 60
-            if progress.step % cfg.eval_every == 0 or progress.step == cfg.steps or over_time:
+            over_time = (cfg.minutes is not None                  # this session's budget
+                         and time.monotonic() - started >= cfg.minutes * 60)
+            if progress.step % cfg.eval_every == 0 or progress.step == cfg.steps:
                 record = _evaluate(model, data, cfg, progress, seconds, optimizer, grad_norm)
                 if record["val_loss"] is not None and not math.isfinite(record["val_loss"]):
                     raise _diverged(f"the validation loss is {record['val_loss']}",
@@ -243,8 +256,9 @@ def train(cfg: TrainConfig, out: str, resume: bool = False, reporter: Reporter |
             if over_time or ctrl_c[0]:
                 stopped = "minutes" if over_time else "interrupt"
                 break
-    if stopped == "interrupt":
-        save(LAST, progress.seconds + time.monotonic() - started)
+    if stopped != "steps" and kept != progress.step:      # a stop between evaluations: no
+        save(LAST, progress.seconds + time.monotonic() - started)  # extra one (best.ckpt and
+                                                                   # the log stay as unstopped)
     summary = Summary(progress.step, stopped, progress.best_val_loss, out, records)
     view.finish(summary)
     return summary
@@ -285,8 +299,9 @@ def _clip(model: LanguageModel, cfg: TrainConfig) -> float:
 
 def _evaluate(model: LanguageModel, data: _Data, cfg: TrainConfig, progress: Progress,
               seconds: float, optimizer: optim.Optimizer, grad_norm: float) -> dict[str, Any]:
-    """The metrics record of this evaluation; a scheduled one restarts the running train loss
-    (an extra one, at a stop, does not: a resumed run then logs what an unstopped one would)."""
+    """The metrics record of this evaluation; one every eval_every steps restarts the running
+    train loss (the last step's, off that schedule, does not: a run resumed with more --steps
+    then logs what an unstopped one would)."""
     val_loss = _validate(model, data, cfg)
     if val_loss is not None and (progress.best_val_loss is None
                                  or val_loss < progress.best_val_loss):
@@ -327,14 +342,19 @@ def run_config(out: str) -> TrainConfig:
     return load_model(os.path.join(out, LAST)).config
 
 
-def _prepare_dir(out: str, resume: bool) -> None:
-    """Make sure `out` exists and is writable, and that we neither clobber nor invent a run."""
+def _check_run(out: str, resume: bool) -> None:
+    """Make sure that we neither clobber nor invent a run."""
     has_run = os.path.exists(os.path.join(out, LAST))
     if resume and not has_run:
         raise TrainError(f"nothing to resume: {out} holds no {LAST}; train without --resume")
     if not resume and has_run:
         raise TrainError(f"{out} already holds a run: pass --resume to continue it, "
                          f"or choose another --out")
+
+
+def _prepare_dir(out: str, resume: bool) -> None:
+    """Make sure `out` exists and is writable, and that we neither clobber nor invent a run."""
+    _check_run(out, resume)
     try:
         os.makedirs(out, exist_ok=True)
         probe = os.path.join(out, f".write-test-{os.getpid()}")
