@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from benchmarks import names, numpy_bptt, report, updates, word_lm
+from benchmarks import names, numpy_bptt, report, updates, versions, word_lm
 from benchmarks.contenders import CONTENDERS, by_key
 from benchmarks.sections import SECTIONS
 from benchmarks.workloads import Workload, make_data, memory_workload, suite
@@ -196,6 +196,7 @@ def test_quick_json_report_has_every_row() -> None:
                  for key in ("ours", "torch")}
     expected |= {(u.name, key) for u in updates.UPDATES for key in ("ours", "numpy")}
     expected |= {(w, key) for w in ("word-lm", "word-lm memory") for key in word_lm.CONTENDERS}
+    expected |= {(name, key) for name, _ in versions.BUILDS for key in ("with", "without")}
     rows = {(r["workload"], r["contender"]): r for r in data["results"]}
     assert set(rows) == expected
     for (workload, key), row in rows.items():

@@ -1,6 +1,7 @@
 """Version counters: an array a node relies on, changed in place between forward and backward
 (an optimizer step, a write to `.data`, an nn.init fill), makes backward() raise, naming the op,
-the shape and what changed it; in eager mode, under scan's replay, and for views."""
+the shape and what changed it; in eager mode, under scan's replay and its compiled step (the
+check is the Scan node's, on the tensors it reads), and for views."""
 
 import numpy as np
 import pytest
@@ -51,11 +52,11 @@ def make_lstm():
     return lstm, Tensor(R.standard_normal((5, 2, 3)))
 
 
-@pytest.mark.parametrize("replay", [True, False], ids=["scan", "eager"])
+@pytest.mark.parametrize("mode", scan_module.MODES)
 @pytest.mark.parametrize("change", ["param .data +=", "input .data *=", "no_grad .data[...]",
                                     "init"])
-def test_issue_changes_to_lstm_weights_and_inputs_raise(monkeypatch, replay, change):
-    monkeypatch.setattr(scan_module, "REPLAY", replay)
+def test_issue_changes_to_lstm_weights_and_inputs_raise(monkeypatch, mode, change):
+    monkeypatch.setattr(scan_module, "MODE", mode)
     lstm, xs = make_lstm()
     out, _ = lstm(xs)
     if change == "param .data +=":
@@ -71,9 +72,22 @@ def test_issue_changes_to_lstm_weights_and_inputs_raise(monkeypatch, replay, cha
         out.sum().backward()
 
 
-@pytest.mark.parametrize("replay", [True, False], ids=["scan", "eager"])
-def test_a_clean_step_after_the_change_has_the_true_gradient(monkeypatch, replay):
-    monkeypatch.setattr(scan_module, "REPLAY", replay)
+@pytest.mark.parametrize("mode", scan_module.MODES)
+def test_a_frozen_weight_changed_under_the_scan_node_is_found(monkeypatch, mode):
+    """W_hh needs no grad: its W.T is made without a graph, so the Scan node itself (or, in
+    eager mode, each matmul) holds the view of W and checks it."""
+    monkeypatch.setattr(scan_module, "MODE", mode)
+    lstm, xs = make_lstm()
+    lstm.weight_hh_l0.requires_grad_(False)
+    out, _ = lstm(xs)
+    lstm.weight_hh_l0.data *= 0.5
+    with pytest.raises(RuntimeError, match=CHANGED):
+        out.sum().backward()
+
+
+@pytest.mark.parametrize("mode", scan_module.MODES)
+def test_a_clean_step_after_the_change_has_the_true_gradient(monkeypatch, mode):
+    monkeypatch.setattr(scan_module, "MODE", mode)
     lstm, xs = make_lstm()
     lstm(xs)[0].sum()             # a graph that is dropped, never backwarded
     lstm.weight_hh_l0.data += 0.5
@@ -205,3 +219,22 @@ def test_property_backward_raises_or_gives_the_forward_pass_gradient(program, ta
         assert (got.grad is None) == (want.grad is None)
         if got.grad is not None:
             np.testing.assert_allclose(got.grad, want.grad, rtol=1e-10, atol=1e-12)
+
+
+# ---- the bench row: "without" is the engine minus exactly the version lines -------------------
+def test_the_bench_baseline_computes_the_same_step_without_stamps():
+    from benchmarks import versions as bench
+    from tinygrad_rnn.engine import tensor as tensor_module
+
+    apply = bench._rebuilt(tensor_module.Function.apply.__func__, bench._APPLY_EDITS)
+    walk = bench._rebuilt(tensor_module._walk, bench._WALK_EDITS)
+    w = Tensor(np.ones((2, 2)), requires_grad=True)
+    with bench._without_versions(apply, walk):
+        loss = (w * w).sum()
+        assert not hasattr(loss._ctx, "version")            # the stamp is gone
+        w.data += 1.0                                       # and so is the check: no error
+        loss.backward()
+    assert hasattr((w * w)._ctx, "version")                 # restored on the way out
+    assert np.allclose(w.grad, 4.0)                         # the new values, silently
+    with pytest.raises(KeyError):
+        bench._rebuilt(tensor_module._walk, {"a line the engine does not have": ""})
