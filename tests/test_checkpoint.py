@@ -31,7 +31,7 @@ def test_round_trip_keeps_arrays_dtypes_and_meta(tmp_path):
         np.testing.assert_array_equal(arrays[name], array)
     with np.load(path, allow_pickle=False) as plain:                # an ordinary .npz
         header = json.loads(plain["__meta__"].tobytes())
-    assert header["format"] == "tinygrad_rnn-checkpoint" and header["version"] == 1
+    assert header["format"] == "tinygrad_rnn-checkpoint" and header["version"] == 2
     assert len(header["sha256"]) == 64
 
 
@@ -121,7 +121,7 @@ def test_wrong_version_and_format_are_refused(tmp_path):
         header = json.loads(archive["__meta__"].tobytes())
     _rewrite(path, ARRAYS, {**header, "version": 99})
     with pytest.raises(CheckpointError, match="format version 99, this tinygrad_rnn reads "
-                                              "version 1"):
+                                              "versions 1, 2"):
         load_checkpoint(path)
     _rewrite(path, ARRAYS, {**header, "format": "other"})
     with pytest.raises(CheckpointError, match="not a tinygrad_rnn-checkpoint file"):

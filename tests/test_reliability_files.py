@@ -37,8 +37,8 @@ def test_every_np_load_in_the_package_refuses_pickles():
     for path in PACKAGE.rglob("*.py"):
         source = path.read_text(encoding="utf-8")
         assert unsafe_np_loads(source) == [], path
-        calls += source.count("np.load(")
-    assert calls >= 1                                         # the checker saw the real one
+        calls += source.count("np.load(") + source.count("read_array_header_")
+    assert calls >= 1                           # the checker saw the real reader (.npy headers)
 
 
 def test_the_np_load_checker_flags_unsafe_calls():
@@ -117,8 +117,8 @@ def cases(runs):
         ("config", forge(runs, "config", "gru", "gru", lambda m: m["model"].pop("vocab_size")),
          "does not hold a consistent model"),
         ("version", zip_edit(runs / "gru" / LAST, runs / "version" / LAST,
-                             header(lambda d: {**d, "version": 2})),
-         "format version 2, this tinygrad_rnn reads version 1"),
+                             header(lambda d: {**d, "version": 99})),
+         "format version 99, this tinygrad_rnn reads versions 1, 2"),
         ("checksum", zip_edit(runs / "gru" / LAST, runs / "checksum" / LAST,
                               header(lambda d: {**d, "sha256": "0" * 64})),
          "checksum mismatch"),

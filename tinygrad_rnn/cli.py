@@ -313,7 +313,7 @@ def cmd_score(args: argparse.Namespace) -> int:
                      "loss": score.loss, "perplexity": score.perplexity})
     ranked = sorted(rows, key=lambda r: -r["log_prob"])
     if args.json:
-        print(json.dumps(ranked, ensure_ascii=False, indent=1))
+        print(_json(ranked, ensure_ascii=False, indent=1))
         return 0
     unit = "char" if vocab.kind == "char" else "token"
     table = Table(title=f"most probable first ({config.level}-level model)")
@@ -343,12 +343,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
     loss, tokens = mean_loss(model, batches, carry_state=not config.lines)
     result = {"loss": loss, "bpc": bits(loss), "perplexity": perplexity(loss), "tokens": tokens}
     if args.json:
-        print(json.dumps(result))
+        print(_json(result))
     else:
         unit = "char" if vocab.kind == "char" else "token"
         print(f"loss {loss:.4f} nats/{unit}  {bits(loss):.4f} bits/{unit}  "
               f"perplexity {perplexity(loss):.3f}  over {tokens} {unit}s")
     return 0
+
+
+def _json(value: Any, **options: Any) -> str:
+    """JSON text of `value`; NaN and Inf (not JSON) are an error instead of invalid output."""
+    try:
+        return json.dumps(value, allow_nan=False, **options)
+    except ValueError:
+        raise UsageError("the model gives a result that is not a finite number (NaN or Inf); "
+                         "refusing to print it as JSON") from None
 
 
 def cmd_gradcheck(args: argparse.Namespace) -> int:
@@ -397,7 +406,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     """Draw the graph as a tree (or an unrolled cell as a table); optionally as SVG or DOT, and
     trace forward and backward."""
     from tinygrad_rnn.teach.expression import ExpressionError
-    from tinygrad_rnn.teach.graph_view import cell_code, graph_source, show_unrolled
+    from tinygrad_rnn.teach.graph_view import MAX_UNROLL, cell_code, graph_source, show_unrolled
     from tinygrad_rnn.testing.trace import trace
     from tinygrad_rnn.viz import graph_tree, to_dot
 
@@ -411,6 +420,8 @@ def cmd_graph(args: argparse.Namespace) -> int:
     if args.unroll and (args.expression or args.input or args.no_grad or args.trace or args.dot):
         raise UsageError("--unroll draws a cell (--cell, or all three): no expression, --trace "
                          "or --dot with it")
+    if args.unroll and args.unroll > MAX_UNROLL:
+        raise UsageError(f"--unroll {args.unroll}: at most {MAX_UNROLL} steps (one row each)")
     for path, flag in ((args.dot, "--dot"), (args.svg, "--svg")):
         if path is not None:
             _writable(path, flag)

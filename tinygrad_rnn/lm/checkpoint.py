@@ -1,11 +1,16 @@
 """Checkpoints: named arrays + JSON metadata in one `.npz` file, never pickled.
 
-File format (version 1): an ordinary `.npz` (a zip of `.npy` files, readable by `np.load`) holding
-the arrays under their own names plus one more member, `__meta__`: a uint8 array of UTF-8 JSON
-    {"format": "tinygrad_rnn-checkpoint", "version": 1, "sha256": "<hex>", "meta": {...}}
-where sha256 covers every array's name, dtype, shape and bytes (in name order) and is verified
-on load. Arrays are written with allow_pickle=False and read with allow_pickle=False, so an object
-array is refused both ways. Writes are atomic: a temp file `.NAME.XXXXXXXX.tmp` in the same
+File format (version 2): an ordinary `.npz` (a zip of stored `.npy` files, readable by `np.load`)
+holding the arrays under their own names plus one more member, `__meta__`: a uint8 array of UTF-8
+JSON
+    {"format": "tinygrad_rnn-checkpoint", "version": 2, "sha256": "<hex>", "meta": {...}}
+where sha256 covers every array's name, dtype, shape and bytes (in name order) and then the meta
+(as canonical JSON: sorted keys, no spaces), so a changed vocabulary or setting is found too; it is
+verified on load. Version 1 files (whose sha256 covers the arrays only) still load. Reading checks
+each member before allocating it: a stored (uncompressed) `.npy` of a numeric dtype whose header's
+shape accounts for exactly its bytes, none larger than the file, all of them within the memory
+available; the meta must be JSON at most 64 levels deep. No pickle is ever read or written (an
+object array is refused both ways). Writes are atomic: a temp file `.NAME.XXXXXXXX.tmp` in the same
 directory, fsync, os.replace; a failed write leaves the previous file untouched. A process killed
 mid-write (SIGKILL, power loss) leaves its temp file behind: the next save of the same NAME
 deletes such leftovers first, only regular files matching exactly that pattern (so a directory
@@ -24,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import re
 import tempfile
@@ -34,6 +40,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from tinygrad_rnn.lm.sizes import gib, memory_available
 from tinygrad_rnn.nn.cells import GRUCell, LSTMCell, RNNCell
 from tinygrad_rnn.nn.layers import Embedding, Linear
 from tinygrad_rnn.nn.module import Module
@@ -43,21 +50,26 @@ __all__ = ["CheckpointError", "FORMAT", "VERSION", "save_checkpoint", "load_chec
            "save_module", "load_module_state", "to_torch", "from_torch"]
 
 FORMAT = "tinygrad_rnn-checkpoint"
-VERSION = 1
+VERSION = 2
+READS = (1, 2)          # the versions load_checkpoint reads (1: the checksum leaves out meta)
 META_KEY = "__meta__"
+MAX_DEPTH = 64          # nesting of lists and dicts in meta
 
 
 class CheckpointError(ValueError):
     """A checkpoint cannot be written or read; the message names the file and the problem."""
 
 
-def _checksum(arrays: Mapping[str, np.ndarray]) -> str:
-    """sha256 over each array's name, dtype, shape and bytes, in name order."""
+def _checksum(arrays: Mapping[str, np.ndarray], meta: Any = None, version: int = VERSION) -> str:
+    """sha256 over each array's name, dtype, shape and bytes, in name order, then (from version
+    2 on) the meta as canonical JSON."""
     digest = hashlib.sha256()
     for name in sorted(arrays):
         array = np.ascontiguousarray(arrays[name])
         digest.update(f"{name}\0{array.dtype.str}\0{array.shape}\0".encode())
         digest.update(array.tobytes())
+    if version >= 2:
+        digest.update(json.dumps(meta, sort_keys=True, separators=(",", ":")).encode())
     return digest.hexdigest()
 
 
@@ -87,10 +99,10 @@ def save_checkpoint(path: str | os.PathLike, arrays: Mapping[str, Any],
     """Write `arrays` (name → numeric ndarray) and JSON-able `meta` to `path`, atomically."""
     path = Path(path)
     checked = _checked_arrays(arrays)
-    header = {"format": FORMAT, "version": VERSION, "sha256": _checksum(checked),
-              "meta": dict(meta or {})}
-    try:
-        text = json.dumps(header)
+    try:   # as it will read back (tuples become lists); NaN and Inf are not JSON
+        meta = json.loads(json.dumps(dict(meta or {}), allow_nan=False))
+        text = json.dumps({"format": FORMAT, "version": VERSION,
+                           "sha256": _checksum(checked, meta), "meta": meta})
     except (TypeError, ValueError) as error:
         raise CheckpointError(f"save_checkpoint: meta is not JSON-serialisable: {error}") from None
     checked[META_KEY] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
@@ -146,37 +158,100 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dic
         raise CheckpointError(f"checkpoint {path}: corrupt or truncated: not a readable "
                               f".npz archive")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except ValueError as error:
-        if "pickle" in str(error).lower():
-            raise CheckpointError(f"checkpoint {path}: holds a pickled object array; refusing "
-                                  f"to load it (allow_pickle=False)") from None
-        raise CheckpointError(f"checkpoint {path}: corrupt or truncated ({error})") from None
-    except (OSError, EOFError, KeyError, zipfile.BadZipFile) as error:
+        with zipfile.ZipFile(path) as archive:
+            arrays = _read_members(path, archive)
+    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as error:
+        if isinstance(error, CheckpointError):
+            raise
         raise CheckpointError(f"checkpoint {path}: corrupt or truncated ({error})") from None
     if META_KEY not in arrays:
         raise CheckpointError(f"checkpoint {path}: no {META_KEY} entry; not a tinygrad_rnn "
                               f"checkpoint")
     header = _header(path, arrays.pop(META_KEY))
-    if header["sha256"] != _checksum(arrays):
-        raise CheckpointError(f"checkpoint {path}: checksum mismatch; the arrays are corrupt")
+    if header["sha256"] != _checksum(arrays, header["meta"], header["version"]):
+        raise CheckpointError(f"checkpoint {path}: checksum mismatch; the arrays are corrupt or "
+                              f"the metadata was changed")
     return arrays, header["meta"]
 
 
-def _header(path: Path, raw: np.ndarray) -> dict[str, Any]:
+def _read_members(path: Path, archive: zipfile.ZipFile) -> dict[str, np.ndarray]:
+    """Every member as an array, each checked before it is allocated (see the module doc)."""
+    infos, size = archive.infolist(), path.stat().st_size
+    names = [info.filename.removesuffix(".npy") for info in infos]
+    if len(set(names)) != len(names):
+        raise CheckpointError(f"checkpoint {path}: a member appears twice")
+    available = memory_available()
+    total = sum(info.file_size for info in infos)
+    if available is not None and total > available:
+        raise CheckpointError(f"checkpoint {path}: its arrays take {gib(total)}, more than the "
+                              f"{gib(available)} of memory available")
+    arrays = {}
+    for name, info in zip(names, infos, strict=True):
+        if not info.filename.endswith(".npy") or info.compress_type != zipfile.ZIP_STORED \
+                or info.file_size > size:
+            raise CheckpointError(f"checkpoint {path}: member {info.filename!r} is not a stored "
+                                  f".npy array no larger than the file")
+        with archive.open(info) as member:
+            arrays[name] = _read_npy(path, name, member, info.file_size)
+    return arrays
+
+
+def _read_npy(path: Path, name: str, member: BinaryIO, size: int) -> np.ndarray:
+    """One `.npy` member of `size` bytes: its header checked against its size, then its data."""
+    fmt = np.lib.format
     try:
-        header = json.loads(raw.astype(np.uint8).tobytes().decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise CheckpointError(f"checkpoint {path}: unreadable metadata ({error})") from None
+        version = fmt.read_magic(member)
+        read_header = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}
+        shape, fortran, dtype = read_header[version](member)
+    except (ValueError, KeyError, SyntaxError, TypeError) as error:
+        raise CheckpointError(f"checkpoint {path}: member {name!r} is not an .npy array "
+                              f"({str(error)[:80]})") from None
+    if dtype.hasobject:
+        raise CheckpointError(f"checkpoint {path}: member {name!r} holds a pickled object array;"
+                              f" refusing to load it (allow_pickle=False)")
+    if dtype.kind not in "biufc":
+        raise CheckpointError(f"checkpoint {path}: member {name!r} has dtype {dtype}; only "
+                              f"numeric arrays are read")
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes != size - member.tell():
+        raise CheckpointError(f"checkpoint {path}: member {name!r} claims shape {shape} "
+                              f"({nbytes} bytes) but holds {size - member.tell()} bytes")
+    data = bytearray(nbytes)
+    if member.readinto(data) != nbytes or member.read(1):    # reading to the end checks its CRC
+        raise CheckpointError(f"checkpoint {path}: member {name!r} is truncated")
+    return np.frombuffer(data, dtype).reshape(shape, order="F" if fortran else "C")
+
+
+def _header(path: Path, raw: np.ndarray) -> dict[str, Any]:
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise CheckpointError(f"checkpoint {path}: unreadable metadata (not UTF-8 bytes)")
+    try:
+        header = json.loads(raw.tobytes().decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
+        raise CheckpointError(f"checkpoint {path}: unreadable metadata "
+                              f"({str(error)[:80] or 'nested too deep'})") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise CheckpointError(f"checkpoint {path}: not a {FORMAT} file")
-    if header.get("version") != VERSION:
+    if header.get("version") not in READS:
         raise CheckpointError(f"checkpoint {path}: format version {header.get('version')!r}, "
-                              f"this tinygrad_rnn reads version {VERSION}")
+                              f"this tinygrad_rnn reads versions {', '.join(map(str, READS))}")
     if not isinstance(header.get("sha256"), str) or not isinstance(header.get("meta"), dict):
         raise CheckpointError(f"checkpoint {path}: metadata lacks sha256 or meta")
+    if _depth(header["meta"]) > MAX_DEPTH:
+        raise CheckpointError(f"checkpoint {path}: metadata nested more than {MAX_DEPTH} deep")
     return header
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and dicts nest in a JSON value (iteratively: no recursion limit)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            deepest = max(deepest, depth)
+            stack += [(v, depth + 1) for v in (value.values() if isinstance(value, dict)
+                                               else value)]
+    return deepest
 
 
 def save_module(path: str | os.PathLike, module: Module,

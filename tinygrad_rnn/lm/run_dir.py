@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import uuid
 from collections.abc import Iterator
@@ -31,10 +32,11 @@ from tinygrad_rnn.engine.tensor import Tensor
 from tinygrad_rnn.lm.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from tinygrad_rnn.lm.config import TrainConfig, TrainError
 from tinygrad_rnn.lm.model import LanguageModel, ModelConfig, State
+from tinygrad_rnn.lm.sizes import parameter_count
 
 __all__ = ["LAST", "BEST", "METRICS", "LOCK", "Progress", "run_lock", "new_run_id",
            "check_run_id", "start_files", "keep_metrics", "append_metrics", "resume_state",
-           "save_run", "LoadedModel", "load_model", "restore"]
+           "save_run", "LoadedModel", "load_model", "restore", "saved_config"]
 
 LAST, BEST, METRICS, LOCK = "last.ckpt", "best.ckpt", "metrics.jsonl", "run.lock"
 
@@ -175,18 +177,28 @@ class LoadedModel(NamedTuple):
     meta: dict[str, Any]     # the checkpoint's metadata: step, settings, vocabulary, run state
 
 
+# what a malformed checkpoint's values make the code that reads them raise
+_MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError)
+
+
 def load_model(path: str) -> LoadedModel:
     """(model in eval mode, vocabulary, settings, meta) from a checkpoint of a run."""
     arrays, meta = load_checkpoint(path)
     if not isinstance(meta, dict) or meta.get("kind") != "tinygrad_rnn language model":
         raise CheckpointError(f"{path} is not a language-model checkpoint of tinygrad_rnn")
+    _check_finite(path, arrays)
+    weights = {k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")}
     try:
         cfg = TrainConfig(**meta["train"])
-        model = LanguageModel(ModelConfig.from_dict(meta["model"]))
-        model.load_state_dict({k[len("model/"):]: v for k, v in arrays.items()
-                               if k.startswith("model/")})
+        config = ModelConfig.from_dict(meta["model"])
+        held = sum(a.size for a in weights.values())
+        if parameter_count(config) > 16 * held + 2**16:     # not built: no allocation for a
+            raise ValueError(f"its model settings need {parameter_count(config):,} parameters, "
+                             f"its arrays hold {held:,}")   # (a near miss is named by key below)
+        model = LanguageModel(config)
+        model.load_state_dict(weights)
         vocab = vocab_from_json(meta["vocab"], path)
-    except (KeyError, TypeError, ValueError) as e:
+    except _MALFORMED as e:
         raise CheckpointError(f"{path} does not hold a consistent model ({e})"[:300]) from None
     if len(vocab) != model.config.vocab_size:
         raise CheckpointError(f"{path}: its vocabulary has {len(vocab)} tokens but its model "
@@ -200,6 +212,7 @@ def restore(saved: tuple[dict[str, np.ndarray], dict[str, Any]], out: str,
             progress: Progress) -> State:
     """Load everything `last` holds into the fresh objects; return the carried hidden state."""
     arrays, meta = saved
+    _check_finite(os.path.join(out, LAST), arrays)
     try:
         run = _join_arrays(meta["run"], arrays)
         if run["digest"] != digest:
@@ -212,17 +225,64 @@ def restore(saved: tuple[dict[str, np.ndarray], dict[str, Any]], out: str,
             scheduler.load_state_dict(run["scheduler"])
         batches.load_state_dict(run["data"])
         set_rng_state(run["rng"])
-        for name, value in run["progress"].items():
+        for name, value in _progress(run["progress"]).items():
             setattr(progress, name, value)
-        state = run["state"]
+        state = _carried(run["state"], model, batches)
     except (TrainError, DataError):
         raise
-    except (KeyError, TypeError, ValueError) as e:
+    except _MALFORMED as e:
         raise CheckpointError(f"{os.path.join(out, LAST)} cannot be resumed from ({e})"[:300]
                               ) from None
     if isinstance(state, list):
         return tuple(Tensor(s) for s in state)
     return None if state is None else Tensor(state)
+
+
+def saved_config(path: str, meta: dict[str, Any]) -> TrainConfig:
+    """The settings a checkpoint's meta holds; CheckpointError if they are malformed."""
+    try:
+        return TrainConfig(**meta["train"])
+    except _MALFORMED as e:
+        raise CheckpointError(f"{path} holds no valid settings ({e})"[:300]) from None
+
+
+def _check_finite(path: str, arrays: dict[str, np.ndarray]) -> None:
+    """Refuse a checkpoint holding NaN or Inf (a diverged model is no model)."""
+    for name, array in arrays.items():
+        if array.dtype.kind in "fc" and not np.isfinite(array).all():
+            raise CheckpointError(f"{path}: {name} holds NaN or Inf; refusing a diverged model: "
+                                  f"use an earlier checkpoint or train again")
+
+
+def _progress(value: Any) -> dict[str, Any]:
+    """The saved loop counters, each checked for its type and range."""
+    counts, amounts = ("step", "loss_count"), ("seconds", "loss_sum", "best_val_loss")
+    if not isinstance(value, dict) or not set(value) <= {*counts, *amounts}:
+        raise ValueError(f"progress must be an object with the keys {[*counts, *amounts]}")
+    for name, v in value.items():
+        number = isinstance(v, (int, float)) and not isinstance(v, bool)
+        if name in counts and not (number and isinstance(v, int) and v >= 0):
+            raise ValueError(f"progress.{name} must be a whole number >= 0, got {v!r}"[:120])
+        if name in amounts and not (number and math.isfinite(v)) and not (
+                v is None and name == "best_val_loss"):
+            raise ValueError(f"progress.{name} must be a finite number, got {v!r}"[:120])
+    return value
+
+
+def _carried(value: Any, model: LanguageModel, batches: StreamBatches | LineBatches) -> Any:
+    """The saved hidden state, checked against the model (line mode starts each batch anew:
+    it keeps none)."""
+    if value is None or isinstance(batches, LineBatches):
+        return None
+    parts = 2 if model.config.cell == "lstm" else 1
+    shape = (model.config.layers, batches.batch_size, model.config.hidden)
+    dtype = model.head.weight.dtype
+    got = value if parts == 2 and isinstance(value, list) else [value]
+    if len(got) != parts or not all(isinstance(a, np.ndarray) and a.shape == shape
+                                    and a.dtype == dtype for a in got):
+        what = "a pair of arrays" if parts == 2 else "an array"
+        raise ValueError(f"the carried state must be {what} of shape {shape} and dtype {dtype}")
+    return value
 
 
 def _model_meta(cfg: TrainConfig, model: LanguageModel, vocab: Any, step: int) -> dict[str, Any]:

@@ -63,8 +63,10 @@ from tinygrad_rnn.lm.run_dir import (
     resume_state,
     run_lock,
     save_run,
+    saved_config,
     start_files,
 )
+from tinygrad_rnn.lm.sizes import gib, memory_available, training_bytes
 from tinygrad_rnn.nn.utils import clip_grad_norm_, clip_grad_value_
 from tinygrad_rnn.testing.anomaly import AnomalyError, detect_anomaly
 
@@ -167,11 +169,12 @@ def _train(cfg: TrainConfig, out: str, resume: bool, view: Reporter,
         saved = load_checkpoint(os.path.join(out, LAST))
         check_run_id(out, saved[1])
         run_id = saved[1].get("run_id") or run_id
-        check_resumable(cfg, TrainConfig(**saved[1]["train"]))
+        check_resumable(cfg, saved_config(os.path.join(out, LAST), saved[1]))
     manual_seed(cfg.seed)
     data = _load_data(cfg)
     model_config = ModelConfig(len(data.vocab), cfg.cell, cfg.hidden, cfg.layers, cfg.embed,
                                cfg.dropout)
+    _check_memory(cfg, model_config)
     try:
         model = LanguageModel(model_config)
     except (MemoryError, ValueError) as e:               # numpy: cannot allocate, too big
@@ -363,6 +366,19 @@ def _prepare_dir(out: str, resume: bool) -> None:
         os.remove(probe)
     except OSError as e:
         raise TrainError(f"cannot write to {out}: {e.strerror or e}") from None
+
+
+def _check_memory(cfg: TrainConfig, model_config: ModelConfig) -> None:
+    """Refuse to start, before allocating anything, a run that would not fit in memory."""
+    weights, activations = training_bytes(model_config, cfg.batch_size, cfg.seq_len)
+    available = memory_available()
+    if available is not None and weights + activations > available:
+        raise TrainError(
+            f"cannot build a model with --hidden {cfg.hidden} --embed {cfg.embed} --layers "
+            f"{cfg.layers} and train it with --batch-size {cfg.batch_size} --seq-len "
+            f"{cfg.seq_len}: it needs about {gib(weights + activations)} of memory (weights, "
+            f"gradients and optimizer state {gib(weights)}, activations {gib(activations)}), "
+            f"{gib(available)} is available: choose smaller sizes")
 
 
 def _check_space(out: str, model: LanguageModel) -> None:

@@ -228,7 +228,25 @@ class Optimizer:
             restored = {**group, **restored, "params": group["params"]}
             self._check_group(restored)
             new_groups.append(restored)
+        owner = {id(p): g for g in new_groups for p in g["params"]}
+        for index, p in enumerate(params):
+            if p in state:
+                self._check_buffer_names(index, state[p], owner[id(p)])
         self.param_groups, self.state = new_groups, state
+
+    def _check_buffer_names(self, index: int, buffers: dict[str, Any],
+                            group: dict[str, Any]) -> None:
+        """A clear error unless `buffers` are those a step of this group makes, each an array or
+        a number as there (found by one step on a scratch parameter)."""
+        param = np.zeros(1)
+        made = self._init_state(param, group)
+        self._update(param, np.ones(1), made, group, np.empty(1))
+        kinds = {name: isinstance(value, np.ndarray) for name, value in made.items()}
+        got = {name: isinstance(value, np.ndarray) for name, value in buffers.items()}
+        if got != kinds:
+            raise ValueError(f"{self.name}.load_state_dict: parameter {index} has buffers "
+                             f"{sorted(got)}, a step here keeps {sorted(kinds)} (arrays: "
+                             f"{sorted(k for k, a in kinds.items() if a)})")
 
     def _load_buffers(self, index: int, param: Tensor, buffers: dict[str, Any]) -> dict[str, Any]:
         loaded = {}
@@ -239,7 +257,8 @@ class Optimizer:
                                      f"{index} has shape {value.shape}, the parameter has "
                                      f"{param.shape}")
                 value = value.astype(param.dtype, copy=True)
-            elif not isinstance(value, numbers.Real) or not math.isfinite(value):
+            elif (isinstance(value, bool) or not isinstance(value, numbers.Real)
+                  or not math.isfinite(value)):
                 raise ValueError(f"{self.name}.load_state_dict: buffer '{name}' of parameter "
                                  f"{index} must be an array or a finite number, got {value!r}")
             loaded[name] = value

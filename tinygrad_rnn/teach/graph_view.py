@@ -3,6 +3,7 @@ whose shapes are given on the command line (e.g. x=4,3), or a cell unrolled over
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -14,12 +15,14 @@ from tinygrad_rnn.engine.tensor import ShapeError, Tensor, watch
 from tinygrad_rnn.nn import GRUCell, LSTMCell, RNNCell
 from tinygrad_rnn.teach.expression import ExpressionError, evaluate, expression_names
 
-__all__ = ["DEFAULT_EXPRESSION", "DEFAULT_INPUTS", "Source", "parse_shape_spec",
-           "expression_source", "cell_source", "graph_source", "Unrolled", "unrolled",
-           "show_unrolled", "cell_code"]
+__all__ = ["DEFAULT_EXPRESSION", "DEFAULT_INPUTS", "MAX_ELEMENTS", "MAX_UNROLL", "Source",
+           "parse_shape_spec", "expression_source", "cell_source", "graph_source", "Unrolled",
+           "unrolled", "show_unrolled", "cell_code"]
 
 DEFAULT_EXPRESSION = "tanh(x @ w + b)"
 DEFAULT_INPUTS = ("x=2,3", "w=3,2", "b=2")   # a batch of 2 inputs, 3 features, 2 units
+MAX_ELEMENTS = 1_000_000                     # per input: a graph to look at, not to train
+MAX_UNROLL = 1000                            # steps of --unroll
 
 
 class Source(NamedTuple):
@@ -57,6 +60,9 @@ def parse_shape_spec(spec: str) -> tuple[str, tuple[int, ...]]:
             raise ValueError
     except ValueError:
         raise ExpressionError(f"--input {spec!r}: expected NAME=SHAPE such as x=4,3") from None
+    if math.prod(shape) > MAX_ELEMENTS:      # checked before anything is allocated
+        raise ExpressionError(f"--input {spec}: {math.prod(shape):,} elements; the graph "
+                              f"command takes at most {MAX_ELEMENTS:,} per input")
     return name, shape
 
 
