@@ -3,6 +3,9 @@
 the shape and what changed it; in eager mode, under scan's replay and its compiled step (the
 check is the Scan node's, on the tensors it reads), and for views."""
 
+import gc
+import weakref
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -136,11 +139,23 @@ def test_views_share_their_base_version():
     xs.data += 1.0
     with pytest.raises(RuntimeError, match=CHANGED):
         loss.backward()
-    h = Tensor(np.ones((2, 3)), requires_grad=True) * 1.0
+    h = Tensor(np.ones((2, 3)), requires_grad=True)
     loss = (h * h).sum()
     h.detach().data += 1.0
     with pytest.raises(RuntimeError, match=CHANGED):
         loss.backward()
+
+
+def test_a_detached_state_keeps_no_graph_alive():
+    """Truncated BPTT detaches the state every window: the detached tensor must not hold the
+    node that made it (a chain of graphs, one per window, would never be freed)."""
+    w = Tensor(np.ones(2), requires_grad=True)
+    h = (w * 2.0).tanh()
+    node = weakref.ref(h._ctx)
+    kept = h.detach()
+    del h
+    gc.collect()
+    assert node() is None and kept.shape == (2,)
 
 
 def test_a_write_through_a_view_with_a_graph_reaches_its_base():

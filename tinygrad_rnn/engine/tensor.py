@@ -178,8 +178,8 @@ class Function:
                 ctx.retained = _Kept(out)
         else:
             out.requires_grad, out._ctx = False, None
-            if cls.view:  # no node links it to its base: it shares the base's version stamp
-                out._base = _holder(inputs[0])
+            if cls.view and inputs[0]._ctx is None:  # no node links this view to its base:
+                out._base = _holder(inputs[0])         # it shares the base's version stamp
         if _Recording.ops is not None:
             _Recording.ops.append((cls, kwargs, inputs, out))
         return out
@@ -213,8 +213,8 @@ class MaxMin(NamedTuple):
 class Tensor:
     """An n-dimensional array that remembers how it was computed, so it can be differentiated."""
 
-    # _version, _changed_by: its stamp once changed in place; _base: the tensor or node it is a
-    # view of (a detach(), or a slice made without a graph), whose stamp it shares
+    # _version, _changed_by: its stamp once changed in place; _base: the leaf it is a view of
+    # (a detach(), or a slice made without a graph), whose stamp it shares
     __slots__ = ("_data", "grad", "requires_grad", "_ctx", "_version", "_changed_by", "_base",
                  "__weakref__")
     __array_priority__ = 1000  # so `ndarray + Tensor` defers to Tensor.__radd__
@@ -322,7 +322,8 @@ class Tensor:
         """The same data, cut from the graph (truncated BPTT detaches the hidden state)."""
         _Recording.value_outside_ops()
         out = Tensor(self._data)
-        out._base = _holder(self)  # the same array: a change to either is seen by both
+        if self._ctx is None:  # the same array: a change to either is seen by both (a computed
+            out._base = _holder(self)  # tensor's node is not linked: it would keep its graph)
         return out
 
     def retain_grad(self) -> Tensor:
@@ -758,7 +759,7 @@ def increment_version(tensor: Tensor, by: str) -> None:
 
 def _holder(tensor: Tensor) -> Node:
     """Where a tensor's version stamp is kept: on the node that made it (the graph keeps nodes,
-    not the tensors between them), on the tensor it is a view of, or on itself."""
+    not the tensors between them), on the leaf it is a view of, or on itself."""
     if tensor._ctx is not None:
         return tensor._ctx
     base = getattr(tensor, "_base", None)
