@@ -236,7 +236,8 @@ class Tensor:
         """The array. Inside `no_grad()`, taking `.data` counts as changing it (that is how
         `p.data[...] = v` writes it): a graph made before, relying on it, can no longer backward."""
         if not _GradMode.enabled:
-            increment_version(self, "a write through .data inside no_grad()")
+            increment_version(self, ".data taken inside no_grad() (to only read it there, use "
+                                    ".numpy())")
         return self._data
 
     @data.setter

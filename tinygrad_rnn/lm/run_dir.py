@@ -73,11 +73,12 @@ def run_lock(out: str) -> Iterator[None]:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
-                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+                holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
                 raise TrainError(f"{out} is in use by another training process (pid {holder})"
                                  f": wait for it to finish, or choose another --out") from None
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, f"{os.getpid()}\n".encode())
         yield
     finally:
         os.close(fd)                                       # closing releases the lock
