@@ -50,6 +50,10 @@ class TrainConfig:
     schedule: str = "constant"       # constant lr, or cosine decay to lr/10 over the steps
 
     def __post_init__(self) -> None:
+        if not (self.data is None or isinstance(self.data, str)) or not isinstance(
+                self.corpus, str) or not isinstance(self.lines, bool):
+            raise TrainError(f"--data must be a file name, --corpus a name and --lines true or "
+                             f"false, got {self.data!r}, {self.corpus!r}, {self.lines!r}"[:200])
         choices = {"level": ("char", "word"), "cell": tuple(CELLS), "optim": tuple(OPTIMIZERS),
                    "clip_mode": ("norm", "value"), "schedule": ("constant", "cosine")}
         for name, allowed in choices.items():

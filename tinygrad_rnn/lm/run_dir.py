@@ -179,7 +179,8 @@ class LoadedModel(NamedTuple):
 
 
 # what a malformed checkpoint's values make the code that reads them raise
-_MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError)
+_MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError,
+              OverflowError)
 
 
 def load_model(path: str) -> LoadedModel:

@@ -247,6 +247,11 @@ class Optimizer:
             raise ValueError(f"{self.name}.load_state_dict: parameter {index} has buffers "
                              f"{sorted(got)}, a step here keeps {sorted(kinds)} (arrays: "
                              f"{sorted(k for k, a in kinds.items() if a)})")
+        for name, value in made.items():  # a count (Adam's step) stays a whole number >= 0
+            if isinstance(value, int) and not (isinstance(buffers[name], int)
+                                               and buffers[name] >= 0):
+                raise ValueError(f"{self.name}.load_state_dict: buffer '{name}' of parameter "
+                                 f"{index} must be a whole number >= 0, got {buffers[name]!r}")
 
     def _load_buffers(self, index: int, param: Tensor, buffers: dict[str, Any]) -> dict[str, Any]:
         loaded = {}
