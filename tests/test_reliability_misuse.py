@@ -352,12 +352,9 @@ def test_graph_expressions_too_deep_for_the_parser_are_one_line(capsys):
     assert "nested too deeply for Python's parser" in err
 
 
-@pytest.mark.parametrize("argv, expected", [
-    (["graph", "x @ w", "--input", "x=100000,100000", "--input", "w=2,2"],
-     "10,000,000,000 elements; the graph command takes at most 1,000,000 per input"),
-    (["graph", "--unroll", "100000000"], "--unroll 100000000: at most 1000 steps"),
-])
-def test_graph_sizes_are_checked_before_allocation(capsys, argv, expected):
+def test_graph_input_sizes_are_checked_before_allocation(capsys):
+    argv = ["graph", "x @ w", "--input", "x=100000,100000", "--input", "w=2,2"]
+    expected = "10,000,000,000 elements; the graph command takes at most 1,000,000 per input"
     started = time.monotonic()
     assert expected in assert_one_line(capsys, argv).err
     assert time.monotonic() - started < 30

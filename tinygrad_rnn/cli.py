@@ -406,7 +406,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     """Draw the graph as a tree (or an unrolled cell as a table); optionally as SVG or DOT, and
     trace forward and backward."""
     from tinygrad_rnn.teach.expression import ExpressionError
-    from tinygrad_rnn.teach.graph_view import MAX_UNROLL, cell_code, graph_source, show_unrolled
+    from tinygrad_rnn.teach.graph_view import cell_code, graph_source, show_unrolled
     from tinygrad_rnn.testing.trace import trace
     from tinygrad_rnn.viz import graph_tree, to_dot
 
@@ -420,8 +420,6 @@ def cmd_graph(args: argparse.Namespace) -> int:
     if args.unroll and (args.expression or args.input or args.no_grad or args.trace or args.dot):
         raise UsageError("--unroll draws a cell (--cell, or all three): no expression, --trace "
                          "or --dot with it")
-    if args.unroll and args.unroll > MAX_UNROLL:
-        raise UsageError(f"--unroll {args.unroll}: at most {MAX_UNROLL} steps (one row each)")
     for path, flag in ((args.dot, "--dot"), (args.svg, "--svg")):
         if path is not None:
             _writable(path, flag)

@@ -15,14 +15,13 @@ from tinygrad_rnn.engine.tensor import ShapeError, Tensor, watch
 from tinygrad_rnn.nn import GRUCell, LSTMCell, RNNCell
 from tinygrad_rnn.teach.expression import ExpressionError, evaluate, expression_names
 
-__all__ = ["DEFAULT_EXPRESSION", "DEFAULT_INPUTS", "MAX_ELEMENTS", "MAX_UNROLL", "Source",
+__all__ = ["DEFAULT_EXPRESSION", "DEFAULT_INPUTS", "MAX_ELEMENTS", "Source",
            "parse_shape_spec", "expression_source", "cell_source", "graph_source", "Unrolled",
            "unrolled", "show_unrolled", "cell_code"]
 
 DEFAULT_EXPRESSION = "tanh(x @ w + b)"
 DEFAULT_INPUTS = ("x=2,3", "w=3,2", "b=2")   # a batch of 2 inputs, 3 features, 2 units
 MAX_ELEMENTS = 1_000_000                     # per input: a graph to look at, not to train
-MAX_UNROLL = 1000                            # steps of --unroll
 
 
 class Source(NamedTuple):
