@@ -8,6 +8,9 @@ export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
+# `make demo ARGS="--minutes 5"` passes flags on to demos/demo.py.
+ARGS    ?=
+
 .PHONY: test demo bench lint venv clean pictures
 
 $(BIN)/python:
@@ -24,7 +27,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 demo: $(STAMP)
-	$(BIN)/python demos/demo.py
+	$(BIN)/python demos/demo.py $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -15,9 +16,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from tinygrad_rnn.cli import quiet_broken_pipe
 from tinygrad_rnn.engine.threads import add_threads_flag, use_threads
 
-__all__ = ["Printer", "FIRST_NAMES", "SURNAMES", "gallery_parser", "run_length"]
+__all__ = ["Printer", "FIRST_NAMES", "SURNAMES", "gallery_parser", "run_length", "run_demo"]
 
 Settings = TypeVar("Settings")
 
@@ -69,6 +71,15 @@ def run_length(s: Settings, args: argparse.Namespace, **quick: Any) -> Settings:
     return s
 
 
+def run_demo(main: Callable[[], object]) -> None:
+    """Run a demo's main as a script: a reader who closes the pipe early (`| head`) ends it
+    quietly, without a traceback."""
+    try:
+        main()
+    except BrokenPipeError:
+        raise SystemExit(quiet_broken_pipe()) from None
+
+
 class Printer:
     """rich tables and coloured lines on a terminal; plain text with --plain or through a pipe."""
 
@@ -84,13 +95,15 @@ class Printer:
             self.console.print(text, style=style or None, markup=False)
 
     def table(self, title: str, columns: list[str], rows: list[list[str]]) -> None:
-        """A table with a title; in plain text, columns padded to their widest cell."""
+        """A table with a title; in plain text, columns without lines, wrapped to fit 80."""
         if self.console is None:
-            columns_of_cells = zip(columns, *rows, strict=True)
-            widths = [max(len(str(c)) for c in column) for column in columns_of_cells]
+            table = Table(box=None, pad_edge=False, show_edge=False, padding=(0, 2, 0, 0))
+            for column in columns:
+                table.add_column(column, overflow="fold")
+            for row in rows:
+                table.add_row(*[Text(str(c)) for c in row])
             print(title)
-            for row in [columns, *rows]:
-                print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+            Console(color_system=None, width=80, highlight=False).print(table)
             print(flush=True)
             return
         table = Table(title=title, title_justify="left")

@@ -3,23 +3,29 @@
     python demos/char_generation.py                          # names, one per line (python-names)
     python demos/char_generation.py --data my_names.txt      # your own list, one per line
     python demos/char_generation.py --steps 3000 --cell lstm
+    python demos/char_generation.py --quick                  # 60 steps, a few seconds
 
 What `tinygrad-rnn train --lines` does, written as a learner would write it with the library's
 public pieces: a vocabulary, padded batches of lines, an embedding → GRU → linear model, Adam,
-gradient clipping, and sampling one character at a time until the end of the line.
+gradient clipping, and sampling one character at a time until the end of the line. python-names
+is small (about 400 lines), so the model soon starts to memorise it: the validation loss turns
+up while the training loss keeps falling. The script says so when it happens and keeps the
+weights of the best validation loss (early stopping) for its last samples.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import textwrap
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn, optim
+from tinygrad_rnn.cli import quiet_broken_pipe
 from tinygrad_rnn.data import (
     CharVocab,
     LineBatches,
@@ -98,18 +104,25 @@ def sample_names(model: CharModel, vocab: CharVocab, n: int, rng: np.random.Gene
                                    temperature=0.8, stop_id=vocab.boundary_id))
              for _ in range(n)]
     model.train()
-    return ", ".join(names)
+    return textwrap.fill(", ".join(names), 80, initial_indent="    ", subsequent_indent="    ")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="a text file, one example per line")
     parser.add_argument("--cell", choices=["rnn", "gru", "lstm"], default=Settings.cell)
-    parser.add_argument("--steps", type=int, default=Settings.steps)
+    parser.add_argument("--steps", type=int, help=f"optimizer steps ({Settings.steps})")
+    parser.add_argument("--quick", action="store_true", help="60 steps, a few seconds")
+    parser.add_argument("--plain", action="store_true", help="plain lines (this script prints "
+                        "nothing else; every demo takes the flag)")
     add_threads_flag(parser)
     args = parser.parse_args()
     use_threads(args.threads)                                # one BLAS thread by default
-    s = Settings(data=args.data, cell=args.cell, steps=args.steps)
+    s = Settings(data=args.data, cell=args.cell)
+    if args.quick:
+        s = replace(s, steps=60, eval_every=20, samples=4)
+    if args.steps is not None:
+        s = replace(s, steps=args.steps)
 
     # data: one example per line, 10% of the lines held out
     text = read_text(s.data) if s.data else corpus("python-names")
@@ -118,7 +131,7 @@ def main() -> int:
     batches = LineBatches([vocab.encode(w) for w in train_lines], s.batch_size,
                           vocab.boundary_id, np.random.default_rng(s.seed))
     val = [vocab.encode(w) for w in val_lines]
-    print(f"{len(train_lines)} training lines, {len(val)} held out, {len(vocab)} characters; "
+    print(f"{len(train_lines)} training lines, {len(val)} held out, {len(vocab)} characters;\n"
           f"a uniform guess scores {math.log(len(vocab)):.3f} nats/char")
 
     # model and optimizer
@@ -127,6 +140,7 @@ def main() -> int:
     optimizer = optim.Adam(model.parameters(), lr=s.lr)
 
     start = time.perf_counter()
+    best, best_step, best_weights, warned = math.inf, 0, model.state_dict(), False
     for step in range(1, s.steps + 1):
         x, y = batches.next()                                      # (T, B) each
         loss = loss_of(model, x, y)                                # forward and loss
@@ -135,12 +149,29 @@ def main() -> int:
         grad_norm = clip_grad_norm_(model.parameters(), s.clip)
         optimizer.step()
         if step % s.eval_every == 0 or step == s.steps:            # log and sample
-            print(f"step {step:5d}  train {loss.item():.3f}  val "
-                  f"{validate(model, val, vocab.boundary_id):.3f}  grad {grad_norm:.2f}  "
-                  f"{time.perf_counter() - start:.0f}s")
-            print("   ", sample_names(model, vocab, s.samples, rng))
+            val_loss = validate(model, val, vocab.boundary_id)
+            print(f"step {step:5d}  train {loss.item():.3f}  val {val_loss:.3f}  "
+                  f"grad {grad_norm:.2f}  {time.perf_counter() - start:.0f}s")
+            print(sample_names(model, vocab, s.samples, rng))
+            if val_loss < best:                                    # early stopping: keep the best
+                best, best_step = val_loss, step
+                best_weights = {k: v.copy() for k, v in model.state_dict().items()}
+            elif not warned:
+                warned = True
+                print(f"    val rose ({best:.3f} at step {best_step}, now {val_loss:.3f}) while "
+                      f"train fell:\n    the model is memorising its {len(train_lines)} "
+                      "training lines (overfitting)")
+    model.load_state_dict(best_weights)
+    print(f"best val {best:.3f} at step {best_step}; samples from those weights:")
+    print(sample_names(model, vocab, s.samples, rng))
+    if warned:
+        print("Less memorising: more lines (--data), a smaller model (Settings.hidden), or\n"
+              "fewer --steps.")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except BrokenPipeError:                  # `| head`: the reader has seen enough
+        raise SystemExit(quiet_broken_pipe()) from None

@@ -3,6 +3,7 @@
     python demos/gradient_check.py                 # all ops pass
     python demos/gradient_check.py --break matmul  # a wrong backward: what failure looks like
     python demos/gradient_check.py --plain         # no colours
+    python demos/gradient_check.py --quick         # the primitive ops only
 
 The same as `tinygrad-rnn gradcheck`; the checks themselves live in tinygrad_rnn/teach/tour.py.
 """

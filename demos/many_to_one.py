@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from _gallery import Printer, gallery_parser, run_length
+from _gallery import Printer, gallery_parser, run_demo, run_length
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn, optim
@@ -141,4 +141,4 @@ def main(argv: list[str] | None = None) -> float:
 
 
 if __name__ == "__main__":
-    main()
+    run_demo(main)

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from _gallery import FIRST_NAMES, SURNAMES, Printer, gallery_parser, run_length
+from _gallery import FIRST_NAMES, SURNAMES, Printer, gallery_parser, run_demo, run_length
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn, optim
@@ -210,17 +210,21 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     plain_rows = [b for b, (_, _, t) in enumerate(test_set) if t < 0]
     for b in ambiguous[:6] + plain_rows[:3]:
         words, word_tags, _ = test_set[b]
-        rows.append([" ".join(words), " ".join(map(str, word_tags)),
-                     " ".join(map(str, predictions["uni"][:len(words), b])),
-                     " ".join(map(str, predictions["bi"][:len(words), b]))])
-    out.table("held-out sentences (1: part of a name)", ["sentence", "true", "uni", "bi"], rows)
+        wrong = {name: [w for w, tag, guess in zip(words, word_tags, predictions[name][:, b],
+                                                   strict=False) if tag != guess]
+                 for name in ("uni", "bi")}
+        rows.append([" ".join(w.upper() if tag else w for w, tag in zip(words, word_tags,
+                                                                        strict=True)),
+                     ", ".join(wrong["uni"]) or "-", ", ".join(wrong["bi"]) or "-"])
+    out.table("held-out sentences: NAMES in capitals, and the words each tagger got wrong",
+              ["sentence", "uni wrong", "bi wrong"], rows)
     out.table("accuracy on held-out words", ["", "all words", "ambiguous words"],
               [[n, f"{result[n]:.3f}", f"{result[n + '_ambiguous']:.3f}"] for n in ["uni", "bi"]])
     out.line(f"bidirectional minus unidirectional on the ambiguous words: "
-             f"{result['bi_ambiguous'] - result['uni_ambiguous']:+.3f} (bar for --quick: +0.30; "
-             f"bi on all words: 0.95)", style="bold green")
+             f"{result['bi_ambiguous'] - result['uni_ambiguous']:+.3f}\n(bars for --quick: "
+             f"+0.30, and bi on all words 0.95)", style="bold green")
     return result
 
 
 if __name__ == "__main__":
-    main()
+    run_demo(main)

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from _gallery import FIRST_NAMES, Printer, gallery_parser, run_length
+from _gallery import FIRST_NAMES, Printer, gallery_parser, run_demo, run_length
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn, optim
@@ -135,10 +135,10 @@ def main(argv: list[str] | None = None) -> float:
                                [sample(model, letter, s, rng) for _ in range(6)])]
             for letter in "abcjmrs"]
     out.table("sampled names (* not in the training list)", ["letter", "names"], rows)
-    out.line(f"fraction of {s.samples} samples starting with the requested letter: "
-             f"{fraction:.3f} (bar for --quick: 0.90)", style="bold green")
+    out.line(f"{fraction:.3f} of {s.samples} samples start with the requested letter "
+             f"(bar for --quick: 0.90)", style="bold green")
     return fraction
 
 
 if __name__ == "__main__":
-    main()
+    run_demo(main)

@@ -3,6 +3,7 @@
     python demos/vanishing_gradients.py                    # adding problem, T = 30 (~30 s)
     python demos/vanishing_gradients.py --quick            # short sequences, a few seconds
     python demos/vanishing_gradients.py --svg vanishing.svg   # also save the picture
+    python demos/vanishing_gradients.py --plain            # no colours
 
 The same as `tinygrad-rnn vanishing`; the numbers come from tinygrad_rnn/teach/vanishing.py.
 """

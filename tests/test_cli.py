@@ -1,5 +1,6 @@
 """The tinygrad-rnn command: train → sample → score → eval in both modes, and every bad input."""
 
+import io
 import json
 import math
 import os
@@ -105,7 +106,8 @@ def test_resume_from_the_cli_extends_the_run(runs, tmp_path, capsys):
     assert run(capsys, "train", "--data", runs / "names.txt", "--lines", "--out", out,
                *TINY)[0] == 0
     code, text, _ = run(capsys, "train", "--out", out, "--resume", "--steps", 18, "--plain")
-    assert code == 0 and "resuming at step 12" in text and "step     18/18" in text
+    text = " ".join(text.split())                       # lines are wrapped at 80 columns
+    assert code == 0 and "resuming at step 12" in text and "step 18/18" in text
 
 
 # ---- bad input: status 2, one line on stderr, no traceback, checkpoints untouched -------------
@@ -248,3 +250,54 @@ def test_gradcheck_tour_passes_and_a_broken_op_fails(capsys):
     assert result["tanh"] == "FAIL"                     # the op itself
     assert result["LSTMCell"] == "FAIL"                 # c' = f ⊙ c + i ⊙ tanh(g): built on tanh
     assert result["sigmoid"] == "pass"                  # never calls tanh
+
+
+def test_score_takes_texts_after_its_flags(runs, capsys):
+    code, out, _ = run(capsys, "score", runs / "names", "--json", "anna", "bob")
+    assert code == 0 and {r["text"] for r in json.loads(out)} == {"anna", "bob"}
+    assert exit_code(["score", runs / "names", "--json", "anna", "--jsn"]) == 2
+
+
+def test_a_dozen_characters_train_with_the_defaults_without_validation(tmp_path, capsys):
+    data = tmp_path / "tiny.txt"
+    data.write_text("hello world\n", encoding="utf-8")
+    code, out, err = run(capsys, "train", "--data", data, "--out", tmp_path / "r", "--steps", 3,
+                         "--hidden", 8, "--plain")
+    out = " ".join(out.split())
+    assert code == 0, err
+    assert "no validation: --val-frac 0.1 would hold out 1 of 12 tokens" in out
+    assert "the text is short (12 tokens to train on): 1 stream(s) of windows of 11" in out
+    assert exit_code(["train", "--data", data, "--out", tmp_path / "s", "--seq-len", "50"]) == 2
+
+
+class _ClosedPipe(io.TextIOBase):
+    """A stdout whose reader has gone (`| head` after its lines); its descriptor is /dev/null."""
+
+    def __init__(self, fd):
+        self.fd = fd
+
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def fileno(self):
+        return self.fd
+
+
+def test_a_closed_pipe_ends_every_command_quietly(runs, monkeypatch, capsys):
+    fd = os.open(os.devnull, os.O_WRONLY)
+    monkeypatch.setattr("sys.stdout", _ClosedPipe(fd))
+    try:
+        for argv in (["gradcheck", "--quick"], ["sample", runs / "names"], ["graph"]):
+            assert exit_code(argv) == 1, argv
+    finally:
+        os.close(fd)
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("argv", [["gradcheck", "--quick"], ["graph", "--trace"]])
+def test_a_pipe_closed_by_its_reader_gives_no_error(argv):
+    """A reader that leaves at once (as `| head -0` would): the command still exits quietly."""
+    process = subprocess.Popen(command(*argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=60) in (0, 1) and err == "", err

@@ -100,3 +100,26 @@ def test_without_close_an_error_leaves_the_live_display_running(tmp_path):
     finally:
         board.close()
     assert restored(board)
+
+
+def test_a_time_budget_is_announced_as_one_and_a_deleted_directory_is_not_shown(tmp_path):
+    """`make demo` trains for a minute with a step limit of 100,000: the plain lines say the
+    budget, not "100000 steps", and a temporary run directory is not printed as if kept."""
+    from tinygrad_rnn.lm.dashboard import PlainReporter
+    stream = io.StringIO()
+    config = TrainConfig(data=None, hidden=8, embed=4, batch_size=2, seq_len=8, steps=100_000,
+                         minutes=0.002, eval_every=5)
+    train(config, str(tmp_path / "run"), reporter=PlainReporter(stream, scratch=True))
+    out = stream.getvalue()
+    assert "for 0.002 min (or 100,000 steps, whichever comes first)" in " ".join(out.split())
+    assert "/100000" not in out and str(tmp_path) not in out and "temporary" in out
+    assert all(len(line) <= 80 for line in out.splitlines())
+
+
+def test_the_live_dashboard_counts_down_the_time_budget():
+    board = terminal_dashboard()
+    board.start(TrainConfig(steps=100_000, minutes=1.0), 0, "about")
+    board.step(3, 2.0, 0.5, 1e-3, 100, 30.0)
+    task = board.progress.tasks[0]
+    assert task.total == 60.0 and task.completed == 30.0 and task.description == "step 3"
+    board.close()

@@ -5,7 +5,6 @@ else; and vocabulary files and batch states from anywhere load or raise DataErro
 import json
 
 import numpy as np
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -72,15 +71,16 @@ def test_random_utf8_loads_or_raises_a_data_error(tmp_path_factory, text, settin
 
 def test_the_fuzzed_checker_accepts_good_text_and_reports_a_short_validation_early(
         tmp_path_factory):
-    """Both outcomes of load_or_data_error happen: good text loads; one held-out token (which
-    used to fail only at the first evaluation, after training) is refused up front."""
+    """Good text loads; one held-out token (which used to fail only at the first evaluation,
+    after training) is found up front: the run trains without validation and says so."""
     settings = dict(lines=False, level="char", batch_size=2, seq_len=4, val_frac=0.1, seed=0)
     load_or_data_error(tmp_path_factory, b"abcdefghij" * 20, settings)
     path = tmp_path_factory.mktemp("short") / "data.txt"
     path.write_bytes(b"abcdefghij" * 20)
-    with pytest.raises(DataError, match=r"^--val-frac 0.001 holds out 1 of 200 tokens; "
-                                        r"validation needs at least 2"):
-        _load_data(TrainConfig(data=str(path), **{**settings, "val_frac": 0.001}))
+    data = _load_data(TrainConfig(data=str(path), **{**settings, "val_frac": 0.001}))
+    assert data.val == [] and data.config.val_frac == 0
+    assert data.notes == ("no validation: --val-frac 0.001 would hold out 1 of 200 tokens, "
+                          "too few to measure",)
 
 
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | tricky(6),

@@ -91,3 +91,17 @@ def test_old_names_under_a_moved_package_and_from_imports():
     assert callable(tinygrad_rnn.gradcheck) and callable(tinygrad_rnn.tensor)
     with pytest.raises(ModuleNotFoundError):
         importlib.import_module("tinygrad_rnn.viz.no_such_module")
+
+
+def test_pip_install_shows_no_license_deprecation():
+    """setuptools ≥ 77 wants `project.license` as an SPDX string; a table printed a deprecation
+    box on every install."""
+    tomllib = pytest.importorskip("tomllib")             # Python ≥ 3.11
+    project = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())
+    assert isinstance(project["project"]["license"], str)
+    assert "setuptools>=77" in project["build-system"]["requires"]
+
+
+def test_the_readme_says_how_to_put_tinygrad_rnn_on_the_path():
+    readme = README.read_text()
+    assert readme.index("source .venv/bin/activate") < readme.index("tinygrad-rnn train")

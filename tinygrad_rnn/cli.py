@@ -74,7 +74,7 @@ from tinygrad_rnn.teach.learn.command import LearnError
 from tinygrad_rnn.teach.learn.command import add_parser as add_learn_parser
 from tinygrad_rnn.teach.tour import all_checks, op_checks, op_names, run_checks
 
-__all__ = ["main", "build_parser", "UsageError"]
+__all__ = ["main", "build_parser", "UsageError", "quiet_broken_pipe"]
 
 EXPECTED = (DataError, CheckpointError, TrainError, GenerationError, ConfigError, LearnError,
             RunError)
@@ -89,6 +89,17 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")   # one line
+
+    def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                   namespace: argparse.Namespace | None = None) -> argparse.Namespace:
+        """argparse's parse, except that texts may follow a flag: `score RUN --json "text"`."""
+        namespace, extra = self.parse_known_args(args, namespace)
+        if extra and isinstance(getattr(namespace, "texts", None), list) \
+                and not any(word.startswith("-") for word in extra):
+            namespace.texts += extra
+        elif extra:
+            self.error(f"unrecognized arguments: {' '.join(extra)}")
+        return namespace
 
 
 # ---- flag value checks ----------------------------------------------------------------------
@@ -196,13 +207,16 @@ def build_parser() -> Parser:
     g.add_argument("--break", dest="break_op", choices=op_names(op_checks()), metavar="OP",
                    help="give OP (e.g. matmul) a wrong backward that forgets the upstream "
                         "gradient, for the whole tour: see what fails with it")
-    g.add_argument("--plain", action="store_true", help="plain text instead of a rich table")
+    g.add_argument("--quick", action="store_true", help="the primitive ops only (the cells and "
+                   "layers are built from them)")
+    g.add_argument("--plain", action="store_true", help="the same table without colours or bold")
     g.set_defaults(handler=cmd_gradcheck)
 
     v = commands.add_parser("vanishing", help="vanishing and exploding gradients, measured")
     v.add_argument("--quick", action="store_true", help="short sequences, a few seconds")
     v.add_argument("--seed", type=natural, default=0, help="random seed (0)")
     v.add_argument("--svg", metavar="FILE", help="also save the picture as an SVG file")
+    v.add_argument("--plain", action="store_true", help="the same text without colours")
     v.set_defaults(handler=cmd_vanishing)
 
     d = commands.add_parser("graph", help="the computation graph of a cell step or an expression",
@@ -226,6 +240,7 @@ def build_parser() -> Parser:
     d.add_argument("--code", action="store_true",
                    help="with --cell: print the Python code scan compiles for the step "
                         "(its forward and the backward autograd derived)")
+    d.add_argument("--plain", action="store_true", help="the same text without colours")
     d.set_defaults(handler=cmd_graph)
     add_plot_command(commands)
     add_report_command(commands)
@@ -362,7 +377,7 @@ def _json(value: Any, **options: Any) -> str:
 
 def cmd_gradcheck(args: argparse.Namespace) -> int:
     """The gradient-check tour as a table; 1 if a check fails that was not broken on purpose."""
-    results = run_checks(all_checks(), break_op=args.break_op)
+    results = run_checks(op_checks() if args.quick else all_checks(), break_op=args.break_op)
     table = Table(title="backward() vs central differences (float64)",
                   caption="cells and layers: every element of the input, the state and "
                           "each parameter")
@@ -373,13 +388,19 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
             table.add_section()
         table.add_row(r.kind, r.name, f"{r.max_abs_error:.1e}", f"{r.max_rel_error:.1e}",
                       "pass" if r.passed else "FAIL")
-    Console(no_color=args.plain).print(table)
+    console = _console(args.plain)
+    console.print(table)
     failed = sum(not r.passed for r in results)
-    print(f"{len(results) - failed} passed, {failed} failed")
+    console.print(f"{len(results) - failed} passed, {failed} failed")
     if args.break_op:
-        print(f"{args.break_op}'s backward was broken on purpose: its own row fails, and so does "
-              f"every cell and layer built on {args.break_op}")
+        console.print(f"{args.break_op}'s backward was broken on purpose: its own row fails, and "
+                      f"so does every cell and layer built on {args.break_op}")
     return 1 if failed and not args.break_op else 0
+
+
+def _console(plain: bool = False, record: bool = False) -> Console:
+    """A console as wide as the terminal (COLUMNS in a pipe); `plain`: the same text, no styles."""
+    return Console(color_system=None if plain else "auto", record=record, highlight=False)
 
 
 def _writable(path: str, flag: str) -> None:
@@ -394,7 +415,7 @@ def cmd_vanishing(args: argparse.Namespace) -> int:
 
     if args.svg is not None:
         _writable(args.svg, "--svg")
-    console = Console(record=args.svg is not None, width=max(Console().width, 120))  # T = 50 fits
+    console = _console(args.plain, record=args.svg is not None)
     show_vanishing(console, replace(QUICK if args.quick else Settings(), seed=args.seed))
     if args.svg is not None:
         console.save_svg(args.svg, title="tinygrad-rnn vanishing")
@@ -423,7 +444,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     for path, flag in ((args.dot, "--dot"), (args.svg, "--svg")):
         if path is not None:
             _writable(path, flag)
-    console = Console()
+    console = _console(args.plain)
     if args.unroll:
         show_unrolled(console, [args.cell] if args.cell else ["rnn", "gru", "lstm"], args.unroll,
                       args.svg)
@@ -449,6 +470,15 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return 0
 
 
+def quiet_broken_pipe() -> int:
+    """After the reader of a pipe left (BrokenPipeError): silence stdout, so that Python's exit
+    flush prints no second error, and return 1, as rich does when its print meets the same."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (2 for bad input, with one line on stderr)."""
     args = build_parser().parse_args(argv)
@@ -458,10 +488,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return args.handler(args)
     except (*EXPECTED, UsageError) as e:
         message = " ".join(str(e).split())
+    except BrokenPipeError:      # `tinygrad-rnn gradcheck | head -2`: the reader has seen enough
+        return quiet_broken_pipe()
     except OSError as e:
         message = f"{e.strerror or e}: {e.filename}" if e.filename else str(e)
     except KeyboardInterrupt:
         print("tinygrad-rnn: interrupted", file=sys.stderr)
         return 130
+
     print(f"tinygrad-rnn {args.command}: error: {message}", file=sys.stderr)
     return 2

@@ -17,7 +17,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -25,7 +25,6 @@ import numpy as np
 from tinygrad_rnn import optim
 from tinygrad_rnn.data import (
     CharVocab,
-    DataError,
     LineBatches,
     StreamBatches,
     WordVocab,
@@ -102,6 +101,33 @@ class _Data:
     batches: StreamBatches | LineBatches
     val: list[Any]                   # validation ids (stream) or lines of ids (line mode)
     digest: str                      # sha256 of the text, to refuse resuming on other data
+    config: TrainConfig              # the settings, fitted to a text too short for them
+    notes: tuple[str, ...] = ()      # what was fitted, said when training starts
+
+
+def fit_to_data(cfg: TrainConfig, n: int) -> tuple[TrainConfig, list[str]]:
+    """The settings for a text of `n` tokens (or lines, with `cfg.lines`): without validation
+    when `val_frac` would hold out too little to measure (fewer than 2 tokens, or no line and
+    nothing left to train on), and in stream mode, when the default batch size and window do
+    not fit the text, with fewer streams and shorter windows (sizes you chose are kept, and
+    refused if they do not fit). Each change comes with a note."""
+    notes = []
+    unit = "lines" if cfg.lines else "tokens"
+    held = 0 if cfg.val_frac == 0 else max(1, round(n * cfg.val_frac))
+    if cfg.val_frac > 0 and (n - held < 1 or (not cfg.lines and held < 2)):
+        notes.append(f"no validation: --val-frac {cfg.val_frac:g} would hold out {held} of {n} "
+                     f"{unit}, too few to measure")
+        cfg, held = replace(cfg, val_frac=0.0), 0
+    left = n - held
+    defaults = TrainConfig()
+    chosen = (cfg.batch_size, cfg.seq_len) != (defaults.batch_size, defaults.seq_len)
+    if not cfg.lines and not chosen and 2 <= left < cfg.batch_size * (cfg.seq_len + 1):
+        batch = max(1, min(cfg.batch_size, left // (cfg.seq_len + 1)))
+        seq_len = min(cfg.seq_len, left // batch - 1)
+        notes.append(f"the text is short ({left} {unit} to train on): {batch} stream(s) of "
+                     f"windows of {seq_len} instead of {cfg.batch_size} of {cfg.seq_len}")
+        cfg = replace(cfg, batch_size=batch, seq_len=seq_len)
+    return cfg, notes
 
 
 def _load_data(cfg: TrainConfig) -> _Data:
@@ -111,16 +137,17 @@ def _load_data(cfg: TrainConfig) -> _Data:
         examples = text_lines(text)
         vocab = (CharVocab.from_text("\n".join(examples), lines=True) if cfg.level == "char"
                  else WordVocab.from_text(text))
+        cfg, notes = fit_to_data(cfg, len(examples))
         train, val = split_train_val(examples, cfg.val_frac, cfg.seed)
         batches = LineBatches([vocab.encode(s) for s in train], cfg.batch_size,
                               vocab.boundary_id, np.random.default_rng(cfg.seed))
-        return _Data(vocab, batches, [vocab.encode(s) for s in val], digest)
+        return _Data(vocab, batches, [vocab.encode(s) for s in val], digest, cfg, tuple(notes))
     vocab = CharVocab.from_text(text) if cfg.level == "char" else WordVocab.from_text(text)
-    train, val = split_train_val(vocab.encode(text), cfg.val_frac)
-    if len(val) == 1:                                  # found now, not at the first evaluation
-        raise DataError(f"--val-frac {cfg.val_frac} holds out 1 of {len(train) + 1} tokens; "
-                        f"validation needs at least 2: use a larger --val-frac, or 0")
-    return _Data(vocab, StreamBatches(train, cfg.batch_size, cfg.seq_len), list(val), digest)
+    ids = vocab.encode(text)
+    cfg, notes = fit_to_data(cfg, len(ids))
+    train, val = split_train_val(ids, cfg.val_frac)
+    return _Data(vocab, StreamBatches(train, cfg.batch_size, cfg.seq_len), list(val), digest,
+                 cfg, tuple(notes))
 
 
 def _validate(model: LanguageModel, data: _Data, cfg: TrainConfig) -> float | None:
@@ -172,6 +199,7 @@ def _train(cfg: TrainConfig, out: str, resume: bool, view: Reporter,
         check_resumable(cfg, saved_config(os.path.join(out, LAST), saved[1]))
     manual_seed(cfg.seed)
     data = _load_data(cfg)
+    cfg = data.config                        # fitted to a short text (data.notes say how)
     model_config = ModelConfig(len(data.vocab), cfg.cell, cfg.hidden, cfg.layers, cfg.embed,
                                cfg.dropout)
     _check_memory(cfg, model_config)
@@ -203,8 +231,9 @@ def _train(cfg: TrainConfig, out: str, resume: bool, view: Reporter,
             kept = progress.step
 
     start_step, started = progress.step, time.monotonic()
-    view.start(cfg, start_step, f"{sum(p.data.size for p in model.parameters()):,} parameters, "
-                                f"{len(data.vocab)} tokens in the vocabulary")
+    view.start(cfg, start_step, "; ".join([f"{sum(p.data.size for p in model.parameters()):,} "
+                                           f"parameters, {len(data.vocab)} tokens in the "
+                                           "vocabulary", *data.notes]))
     stopped, records = "steps", []
     model.train()
     def anomaly(what: str) -> TrainError:

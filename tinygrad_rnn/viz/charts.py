@@ -1,4 +1,8 @@
-"""Terminal charts for quantities that span orders of magnitude: heat strips and log sparklines."""
+"""Terminal charts for quantities that span orders of magnitude: heat strips and log sparklines.
+
+Every chart reads without colour too (through a pipe, or for a reader who cannot tell the
+colours apart): a heat strip's level is its glyph's height, and its colour only repeats it.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,8 @@ from rich.text import Text
 __all__ = ["log_range", "heat_strip", "log_sparkline", "legend"]
 
 BLOCKS = "▁▂▃▄▅▆▇█"
-HEAT = ["#1b1b3a", "#312a6b", "#4b2991", "#872ca2", "#c0369d", "#ea4f88", "#fa7876",
-        "#f6a97a", "#edd9a3", "#fffdd0"]  # dark (tiny) to light (large)
+HEAT = ["#312a6b", "#4b2991", "#872ca2", "#c0369d", "#ea4f88", "#fa7876", "#f6a97a",
+        "#edd9a3"]  # dark (tiny) to light (large): one colour per height of BLOCKS
 
 
 def log_range(*series: Sequence[float]) -> tuple[float, float]:
@@ -28,10 +32,12 @@ def _level(value: float, low: float, high: float, levels: int) -> int:
 
 
 def heat_strip(values: Sequence[float], low: float, high: float) -> Text:
-    """One coloured cell per value, on a log scale from 10^low (dark) to 10^high (light)."""
+    """One block per value, on a log scale from 10^low (▁, dark) to 10^high (█, light): the
+    height carries the level, the colour repeats it."""
     text = Text()
     for v in values:
-        text.append("█", style=HEAT[_level(v, low, high, len(HEAT))])
+        level = _level(v, low, high, len(BLOCKS))
+        text.append(BLOCKS[level], style=HEAT[level])
     return text
 
 
@@ -44,8 +50,8 @@ def log_sparkline(values: Sequence[float], low: float, high: float, style: str =
 
 
 def legend(low: float, high: float) -> Text:
-    """The heat scale: 1e<low> ▓▓▓ 1e<high>."""
+    """The heat scale: 1e<low> ▁▂▃▄▅▆▇█ 1e<high>, each level in its colour."""
     text = Text(f"1e{low:.0f} ", style="dim")
-    for colour in HEAT:
-        text.append("█", style=colour)
+    for block, colour in zip(BLOCKS, HEAT, strict=True):
+        text.append(block, style=colour)
     return text.append(f" 1e{high:.0f}", style="dim")
