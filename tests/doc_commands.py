@@ -2,7 +2,8 @@
 tests/test_doc_commands.py and tests/test_views.py, not a test module itself).
 
 What counts as a command:
-- every line of a ```bash block (without its `# comment`);
+- every line of a ```bash block (without its `# comment`; a comment that says "exit status"
+  lists the statuses the line may end with, e.g. `# exit status 0 when it passes, 1 when not`);
 - every inline `code span` outside the blocks that starts with `tinygrad-rnn`, `python demos/`,
   `python -m tinygrad_rnn` or `make `, unless it holds a placeholder (an all-caps word such as
   N, DIR or FILE, or `…`): that is a template for the reader, not a command.
@@ -61,6 +62,7 @@ class Command:
     doc: str        # the file, e.g. "README.md"
     line: int       # its line number there
     text: str       # the command line as printed
+    statuses: frozenset[int] = frozenset({0})   # what it may exit with
 
     def __str__(self) -> str:
         return f"{self.doc}:{self.line}: {self.text}"
@@ -113,9 +115,15 @@ def commands_in(text: str, doc: str) -> list[Command]:
             fence = None
         elif fence is not None:
             if language in ("bash", "sh", "console"):
-                command = re.split(r"(?:^|\s)#", line)[0].strip()
+                mark = re.search(r"(?:^|\s)#", line)
+                command, comment = (line[:mark.start()], line[mark.end():]) if mark else (line, "")
+                command = command.strip()
+                statuses = frozenset({0})
+                if "exit status" in comment:
+                    after = comment.split("exit status", 1)[1]
+                    statuses = frozenset(int(n) for n in re.findall(r"\b\d+\b", after))
                 if command and not is_template(command):
-                    found.append(Command(doc, number, command))
+                    found.append(Command(doc, number, command, statuses))
         else:
             for span in _SPAN.findall(line):
                 span = span.strip()
@@ -368,7 +376,7 @@ def problems(command: Command, result: Result, cwd: Path) -> list[str]:
     """What is wrong with a command's run: its status, a traceback, a file it names that is not
     there, a line of its output wider than 80 columns."""
     found = []
-    if result.status != 0:
+    if result.status not in command.statuses:
         found.append(f"exit status {result.status}")
     if "Traceback (most recent call last)" in result.stdout + result.stderr:
         found.append("a traceback")

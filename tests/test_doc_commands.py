@@ -113,11 +113,11 @@ def run_document(commands: list[Command], folder: Path) -> tuple[list[str], list
     cwd = checkout(folder)
     failures, not_run = [], []
     for command in commands:
-        skipped_make = [t for t in make_targets(command.text) if t not in MAKE_RUNS]
-        if skipped_make:
-            not_run += [f"{command} (make {t}: {MAKE_NOT_RUN.get(t, 'unknown target')})"
-                        for t in skipped_make]
-            continue
+        if any(t not in MAKE_RUNS for t in make_targets(command.text)):
+            unknown = [t for t in make_targets(command.text) if t not in MAKE_NOT_RUN]
+            failures += [f"{command}\n  make {t}: add it to MAKE_RUNS or MAKE_NOT_RUN"
+                         for t in unknown]
+            continue                              # MAKE_NOT_RUN says why each is not run
         if missing := missing_programs(command.text):
             not_run.append(f"{command} (the part from {missing[0]} on: it is not installed)")
             command = Command(command.doc, command.line, runnable_part(command.text))
@@ -210,3 +210,12 @@ def test_a_made_up_flag_or_demo_is_reported(monkeypatch, capsys):
 def test_shell_words_survive_the_rewrite():
     line = 'tinygrad-rnn sample runs/h --prime "The list " --top-p 0.9'
     assert shlex.split(as_run(line))[4] == "The list "
+
+
+def test_a_comment_may_declare_the_exit_statuses_a_line_ends_with(tmp_path):
+    text = "```bash\npython -c 'raise SystemExit(1)'   # exit status 1: it fails on purpose\n```\n"
+    (command,) = commands_in(text, "t.md")
+    assert command.statuses == {1} and not problems(command, run(command.text, tmp_path),
+                                                     tmp_path)
+    (zero,) = commands_in(text.replace("   # exit status 1: it fails on purpose", ""), "t.md")
+    assert problems(zero, run(zero.text, tmp_path), tmp_path) == ["exit status 1"]

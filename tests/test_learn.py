@@ -271,7 +271,7 @@ def test_the_chapters_session_prints_what_it_shows(tmp_path, capsys, monkeypatch
     for language, body in fenced_blocks(section):
         if language == "bash":
             [line] = body.splitlines()
-            words = shlex.split(line)
+            words = shlex.split(line, comments=True)      # as a shell reads it
             assert words[:2] == ["tinygrad-rnn", "learn"]
             cli.main(words[1:])
             output = capsys.readouterr().out
