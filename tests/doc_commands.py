@@ -336,8 +336,9 @@ def _path() -> str:
 def environment(columns: int = 80) -> dict[str, str]:
     """A reader's shell: this environment's programs first on PATH, `columns` wide, no forced
     colours, one BLAS thread."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("FORCE_COLOR", "NO_COLOR", "PYTHONPATH", "LINES")}
+    env = {k: v for k, v in os.environ.items()   # a fresh shell: not inside `make test`
+           if k not in ("FORCE_COLOR", "NO_COLOR", "PYTHONPATH", "LINES", "MAKEFLAGS", "MFLAGS",
+                        "MAKELEVEL", "MAKEOVERRIDES")}
     env.update(PATH=_path(), COLUMNS=str(columns), OPENBLAS_NUM_THREADS="1",
                OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONIOENCODING="utf-8")
     return env
