@@ -46,6 +46,7 @@ MAKE_NOT_RUN = {
     "lint": "it checks the developer's checkout, not what a reader runs",
     "venv": "it installs packages; the test runs in the environment it made",
     "clean": "it deletes the developer's environment",
+    "pictures": "it rewrites the docs' pictures and notebook; tests/test_pictures.py checks them",
 }
 STARTS = ("tinygrad-rnn ", "python demos/", "python -m tinygrad_rnn", "make ")
 PLACEHOLDER = re.compile(r"^[A-Z][A-Z_]*$")
