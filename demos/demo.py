@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import tempfile
+import textwrap
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -67,8 +68,9 @@ def main() -> int:
         rng = np.random.default_rng(0)
         for temperature in s.temperatures:
             print(f"\n--- sample at temperature {temperature} ---")
-            print(sample_text(model, vocab, rng, prime="The ", max_len=s.max_len,
-                              temperature=temperature))
+            text = sample_text(model, vocab, rng, prime="The ", max_len=s.max_len,
+                               temperature=temperature)
+            print("\n".join(textwrap.fill(line, 80) for line in text.split("\n")))  # fits 80
         print("\n--- which sentence is more probable? ---")
         scores = {text: score_text(model, vocab, text, lines=False) for text in s.sentences}
         for text, score in sorted(scores.items(), key=lambda item: -item[1].log_prob):
