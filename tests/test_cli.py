@@ -158,7 +158,7 @@ def bad_cases(r):
         ["train", *data, "--lr", "fast"],
         ["train", *data, "--dropout", "1.5"],
         ["train", *data, "--val-frac", "1"],
-        ["train", *data, "--minutes", "0"],
+        ["train", *data, "--minutes", "-1"],  # 0: no limit
         ["train", "--data", r / "bad" / "short.txt", "--seq-len", "500"],
         ["train", *data, "--out", names],                          # would clobber a run
         ["train", "--out", names, "--resume", "--hidden", "99"],   # different model
