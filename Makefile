@@ -16,9 +16,11 @@ ARGS    ?=
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
+# setuptools prints a boxed notice on every editable install (same-named folders may shadow the
+# package); it is not about this project, so the install stays quiet.
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[test,lint]"
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install -q -e ".[test,lint]"
 	touch $(STAMP)
 
 venv: $(STAMP)

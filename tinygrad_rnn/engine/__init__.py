@@ -7,6 +7,7 @@
     scan.py       runs a recurrent cell's step over time as one graph node
     scan_compile.py  turns scan's traced step into generated Python source (forward, backward)
     threads.py    how many BLAS threads numpy uses (one, unless told otherwise)
+    allocator.py  keeps freed memory for the next big array (no page faults per training step)
 
 It imports numpy and nothing above it.
 """

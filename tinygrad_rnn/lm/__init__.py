@@ -6,6 +6,7 @@
     train.py       the training loop, top to bottom: TBPTT, validation, checkpoints, resume
     run_dir.py     the run directory: config, vocabulary, metrics, checkpoints, resume state
     checkpoint.py  .npz checkpoints with a checksum, written atomically, loaded without pickle
+    sizes.py       the memory a run's flags ask for, estimated before anything is allocated
     dashboard.py   the live rich view of a run with its loss chart (plain lines off a terminal)
     runs.py        reading a run directory back: settings, vocabulary, metrics
     plot.py        `tinygrad-rnn plot`: loss curves of one or more runs

@@ -6,6 +6,7 @@
     graph_view.py      the graphs behind `tinygrad-rnn graph` (an expression or a cell step)
     expression.py      the safe parser for `graph`'s expressions
     grading.py         one comparison that passes or names the kind of wrong (exercises, course)
+    learn/             `tinygrad-rnn learn`: the exercise path, its stubs, hints and grader
     course/            the course's week-1 functions in its layout; check_backward
                        (also importable as tinygrad_rnn.course)
 """
