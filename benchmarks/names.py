@@ -87,19 +87,7 @@ def torch_run(cell: str, s: Settings) -> Step:
     `steps` steps, as ours reports (one evaluation per run)."""
     torch = pytorch.torch_module()
     vocab_size, train_ids, val_ids, boundary = _data(s)
-    layer = {"gru": torch.nn.GRU, "lstm": torch.nn.LSTM, "rnn": torch.nn.RNN}[cell]
-
-    class NamesModel(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.embedding = torch.nn.Embedding(vocab_size, s.embed)
-            self.rnn = layer(s.embed, s.hidden)
-            self.head = torch.nn.Linear(s.hidden, vocab_size)
-
-        def forward(self, x: Any) -> Any:
-            return self.head(self.rnn(self.embedding(x))[0])                    # (T, B, V)
-
-    def loss_of(model: NamesModel, x: np.ndarray, y: np.ndarray) -> Any:
+    def loss_of(model: Any, x: np.ndarray, y: np.ndarray) -> Any:
         logits = model(torch.from_numpy(x))
         return torch.nn.functional.cross_entropy(logits.reshape(-1, vocab_size),
                                                  torch.from_numpy(y).reshape(-1),
@@ -108,7 +96,7 @@ def torch_run(cell: str, s: Settings) -> Step:
     def run() -> float:
         torch.manual_seed(s.seed)
         batches = LineBatches(train_ids, s.batch_size, boundary, np.random.default_rng(s.seed))
-        model = NamesModel()
+        model = pytorch.language_model(cell, vocab_size, s.embed, s.hidden)
         optimizer = torch.optim.Adam(model.parameters(), lr=s.lr)
         total = 0.0
         for _ in range(s.steps):

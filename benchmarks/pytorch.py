@@ -21,7 +21,8 @@ from benchmarks.numpy_bptt import Params
 from benchmarks.step import Step, make_step
 from benchmarks.workloads import Workload
 
-__all__ = ["available", "version", "torch_module", "fused_step", "primitives_step"]
+__all__ = ["available", "version", "torch_module", "fused_step", "primitives_step",
+           "language_model"]
 
 RECURRENT_KEYS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
@@ -54,6 +55,25 @@ def version() -> str | None:
     """torch's version, or None when it is not installed."""
     torch = _torch()
     return torch.__version__ if torch is not None else None
+
+
+def language_model(cell: str, vocab: int, embed: int, hidden: int) -> Any:
+    """Our LanguageModel's architecture in torch (embedding, one fused recurrent layer, a Linear
+    head), with the same state-dict keys, so our weights load into it unchanged."""
+    torch = torch_module()
+    layer = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}[cell]
+
+    class LanguageModel(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embedding = torch.nn.Embedding(vocab, embed)
+            self.rnn = layer(embed, hidden)
+            self.head = torch.nn.Linear(hidden, vocab)
+
+        def forward(self, ids: Any) -> Any:
+            return self.head(self.rnn(self.embedding(ids))[0])               # (T, B, V)
+
+    return LanguageModel()
 
 
 def _tensors(params: Params, requires_grad: bool = False) -> dict[str, Any]:

@@ -134,17 +134,7 @@ def theirs(s: Settings, vocab: int, x: np.ndarray, y: np.ndarray) -> Step:
     torch.set_num_threads(1)
     _, model = ours(s, vocab, x, y)
 
-    class TorchLM(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.embedding = torch.nn.Embedding(vocab, s.embed)
-            self.rnn = torch.nn.LSTM(s.embed, s.hidden)
-            self.head = torch.nn.Linear(s.hidden, vocab)
-
-        def forward(self, ids: torch.Tensor) -> torch.Tensor:
-            return self.head(self.rnn(self.embedding(ids))[0])      # (T, B, V)
-
-    net = TorchLM()
+    net = pytorch.language_model("lstm", vocab, s.embed, s.hidden)
     net.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in model.state_dict().items()})
     optimizer = torch.optim.Adam(net.parameters(), lr=s.lr)
     ids, targets = torch.from_numpy(x), torch.from_numpy(y).reshape(-1)
