@@ -11,7 +11,7 @@ import numpy as np
 
 from tinygrad_rnn.testing.diagnose import Diagnosis, diagnose
 
-__all__ = ["Wrong", "ATOL", "RTOL", "compare", "as_array"]
+__all__ = ["Wrong", "ATOL", "RTOL", "compare", "as_array", "copied"]
 
 ATOL, RTOL = 1e-6, 1e-4   # both sides are float64 and exact formulas: only rounding differs
 
@@ -74,3 +74,14 @@ def compare(name: str, got: Any, expected: np.ndarray, *,
     if found is None:
         raise Wrong(f"{name} is wrong: {_worst(got, want)}")
     raise Wrong(f"{name}: {found.text}", found)
+
+
+def copied(value: Any) -> Any:
+    """A deep copy of the arrays in a value, so a learner cannot change the grader's truth."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, dict):
+        return {k: copied(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(copied(v) for v in value)
+    return value

@@ -19,7 +19,7 @@ import numpy as np
 
 from tinygrad_rnn.engine.tensor import Tensor
 from tinygrad_rnn.teach.course import functions as C
-from tinygrad_rnn.teach.grading import Wrong, compare
+from tinygrad_rnn.teach.grading import Wrong, compare, copied
 from tinygrad_rnn.testing.diagnose import broadcast_parts
 
 __all__ = ["BACKWARDS", "Sizes", "Report", "make_case", "check_case", "check_backward",
@@ -127,14 +127,14 @@ def _call(kind: str, fn: Callable[..., Any], case: dict[str, Any]
         spread = C.rnn_cell_backward(case["da_next"], (None, case["a_prev"], case["xt"],
                                                        _spread(p, case["xt"].shape[1])))
         hints = {k: {"parts": v} for k, v in _bias_parts(spread, truth).items()}
-        return fn(case["da_next"], _copy(cache)), truth, hints
+        return fn(case["da_next"], copied(cache)), truth, hints
     if kind == "lstm_cell":
         *_, cache = C.lstm_cell_forward(case["xt"], case["a_prev"], case["c_prev"], p)
         truth = C.lstm_cell_backward(case["da_next"], case["dc_next"], cache)
         spread_cache = (*cache[:9], _spread(p, case["xt"].shape[1]))
         spread = C.lstm_cell_backward(case["da_next"], case["dc_next"], spread_cache)
         hints = {k: {"parts": v} for k, v in _bias_parts(spread, truth).items()}
-        return fn(case["da_next"], case["dc_next"], _copy(cache)), truth, hints
+        return fn(case["da_next"], case["dc_next"], copied(cache)), truth, hints
     _, _, caches = C.rnn_forward(case["x"], case["a0"], p)
     truth = C.rnn_backward(case["da"], caches)
     steps, no_carry = _rnn_steps(case)
@@ -144,18 +144,8 @@ def _call(kind: str, fn: Callable[..., Any], case: dict[str, Any]
     for k, v in steps.items():
         hints[k]["steps"] = v
     hints["dx"]["time_axes"] = (2,)
-    return fn(case["da"], _copy(caches)), truth, hints
+    return fn(case["da"], copied(caches)), truth, hints
 
-
-def _copy(value: Any) -> Any:
-    """A deep copy of arrays in tuples, lists and dicts, so a learner cannot change the truth."""
-    if isinstance(value, np.ndarray):
-        return value.copy()
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_copy(v) for v in value)
-    return value
 
 
 def check_case(kind: str, fn: Callable[..., Any], case: dict[str, Any]) -> None:

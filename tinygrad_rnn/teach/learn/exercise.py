@@ -17,7 +17,7 @@ import numpy as np
 
 from tinygrad_rnn.teach.grading import Wrong
 
-__all__ = ["Exercise", "Graded", "function", "copied", "describe", "grade", "EXAMPLES"]
+__all__ = ["Exercise", "Graded", "function", "describe", "grade", "EXAMPLES"]
 
 EXAMPLES = 12   # hypothesis-drawn cases per check, after the fixed ones: a check takes a second
 
@@ -53,16 +53,6 @@ def function(module: ModuleType, name: str) -> Callable[..., Any]:
         raise Wrong(f"your file has no function {name}(): keep the names from the stub")
     return fn
 
-
-def copied(value: Any) -> Any:
-    """A deep copy of the arrays in a value, so a learner cannot change the grader's truth."""
-    if isinstance(value, np.ndarray):
-        return value.copy()
-    if isinstance(value, dict):
-        return {k: copied(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(copied(v) for v in value)
-    return value
 
 
 def describe(case: Case) -> str:

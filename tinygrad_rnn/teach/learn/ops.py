@@ -13,8 +13,8 @@ import numpy as np
 
 from tinygrad_rnn.engine.tensor import Tensor
 from tinygrad_rnn.nn.functional import cross_entropy
-from tinygrad_rnn.teach.grading import Wrong, compare
-from tinygrad_rnn.teach.learn.exercise import Case, Exercise, copied, function
+from tinygrad_rnn.teach.grading import Wrong, compare, copied
+from tinygrad_rnn.teach.learn.exercise import Case, Exercise, function
 from tinygrad_rnn.testing.diagnose import broadcast_parts
 
 __all__ = ["UNARY", "MATMUL", "UNBROADCAST", "SOFTMAX_CE"]

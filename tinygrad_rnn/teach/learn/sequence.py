@@ -11,8 +11,8 @@ import numpy as np
 
 from tinygrad_rnn.teach.course import check as course_check
 from tinygrad_rnn.teach.course import functions as C
-from tinygrad_rnn.teach.grading import Wrong, compare
-from tinygrad_rnn.teach.learn.exercise import Case, Exercise, copied, function
+from tinygrad_rnn.teach.grading import Wrong, compare, copied
+from tinygrad_rnn.teach.learn.exercise import Case, Exercise, function
 
 __all__ = ["RNN_CELL_FORWARD", "RNN_CELL_BACKWARD", "RNN_BACKWARD", "LSTM_CELL_BACKWARD"]
 

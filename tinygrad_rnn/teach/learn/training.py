@@ -13,8 +13,8 @@ from tinygrad_rnn.engine.tensor import Tensor
 from tinygrad_rnn.nn.cells import GRUCell
 from tinygrad_rnn.nn.utils import clip_grad_norm_, clip_grad_value_
 from tinygrad_rnn.optim.adam import Adam
-from tinygrad_rnn.teach.grading import Wrong, compare
-from tinygrad_rnn.teach.learn.exercise import Case, Exercise, copied, function
+from tinygrad_rnn.teach.grading import Wrong, compare, copied
+from tinygrad_rnn.teach.learn.exercise import Case, Exercise, function
 from tinygrad_rnn.testing.diagnose import Diagnosis
 
 __all__ = ["CLIP", "SAMPLING", "GRU_CELL", "ADAM"]
